@@ -1,0 +1,1 @@
+"""Small typed wrappers over AWS services: the only modules of riskradar that call boto3."""

@@ -1,0 +1,51 @@
+"""Typed configuration read from environment variables declared in template.yaml.
+
+Read once at cold start: a missing or malformed variable fails the function's init with a message
+naming the variable, rather than failing deep inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+class _EnvModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        source = os.environ if environ is None else environ
+        values = {name: source[name.upper()] for name in cls.model_fields if name.upper() in source}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+            )
+            raise ConfigError(f"invalid environment for {cls.__name__}: {problems}") from None
+
+
+class IntakeSettings(_EnvModel):
+    intake_queue_url: str
+    idempotency_table: str
+    allowed_businesses: frozenset[str]
+    id_hash_key_parameter: str
+    report_dedup_window_seconds: int = Field(default=86_400, ge=60)
+
+    @field_validator("allowed_businesses", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = frozenset(part.strip() for part in value.split(",") if part.strip())
+            if not names:
+                raise ValueError("must list at least one business")
+            return names
+        return value

@@ -1,0 +1,169 @@
+"""Data contracts of riskradar, in one place.
+
+`ReportIn` is what a client may send to the intake API. `QueuedReport` is what intake puts on the
+intake queue after validation, PII redaction and id pseudonymisation: nothing downstream ever sees
+a raw identifier or unredacted text. Both are strict (unknown fields are refused) because a silently
+ignored field is a report a strategist never sees.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from riskradar.currencies import ISO_4217_CODES
+
+QUEUED_REPORT_SCHEMA_VERSION: Literal["1"] = "1"
+
+TEXT_MAX_CHARS = 5000
+#: Clocks of reporters' devices drift; a report may claim to be this far in the future.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+#: Upper bound for a money amount: far above any real order, low enough to catch unit mix-ups
+#: (cents sent as units) and overflow probes.
+MAX_AMOUNT = Decimal("1000000000")
+
+# Newlines and tabs are ordinary in free text; every other control character is refused.
+_ALLOWED_CONTROL_CHARS = frozenset("\n\r\t")
+
+
+def _check_printable(value: str) -> str:
+    for char in value:
+        # Unpaired surrogates never get here: pydantic refuses them as invalid strings.
+        if unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROL_CHARS:
+            raise ValueError(f"contains a control character (U+{ord(char):04X})")
+    return value
+
+
+_PRINTABLE = AfterValidator(_check_printable)
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256), _PRINTABLE
+]
+ClientReportId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+
+
+class ReporterRole(StrEnum):
+    USER = "user"
+    SELLER = "seller"
+    CREATOR = "creator"
+
+
+class SubjectType(StrEnum):
+    SELLER = "seller"
+    CREATOR = "creator"
+    LISTING = "listing"
+    ORDER = "order"
+    USER = "user"
+    LIVE_STREAM = "live_stream"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reporter(_Strict):
+    id: Identifier
+    role: ReporterRole
+
+
+class Subject(_Strict):
+    type: SubjectType
+    id: Identifier
+
+
+class Amount(_Strict):
+    value: Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+    currency: str
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in ISO_4217_CODES:
+            raise ValueError("must be an ISO 4217 currency code in upper case, e.g. USD, EUR, GBP")
+        return value
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReportIn(_Strict):
+    """A report as a client files it (POST /v1/reports, or one item of /v1/reports/batch)."""
+
+    report_id: ClientReportId | None = None
+    business: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    reporter: Reporter
+    subject: Subject | None = None
+    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), _PRINTABLE] | None = (
+        None
+    )
+    text: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX_CHARS), _PRINTABLE
+    ]
+    amount: Amount | None = None
+    locale: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{1,8}){0,4}$")] | None
+    ) = None
+    created_at: datetime = Field(default_factory=_utc_now)
+
+    @field_validator("business")
+    @classmethod
+    def _allowed_business(cls, value: str, info: ValidationInfo) -> str:
+        allowed = _context_value(info, "allowed_businesses")
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"must be one of: {', '.join(sorted(allowed))}")
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime, info: ValidationInfo) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("must carry a time zone, e.g. 2024-05-01T12:00:00Z")
+        now = _context_value(info, "now") or _utc_now()
+        if value - now > MAX_CLOCK_SKEW:
+            raise ValueError("must not be more than 5 minutes in the future")
+        return value.astimezone(UTC)
+
+
+def _context_value(info: ValidationInfo, key: str) -> Any:
+    return info.context.get(key) if isinstance(info.context, dict) else None
+
+
+class PseudonymousReporter(_Strict):
+    id_hash: str
+    role: ReporterRole
+
+
+class PseudonymousSubject(_Strict):
+    type: SubjectType
+    id_hash: str
+
+
+class QueuedReport(_Strict):
+    """The intake queue message (schema version 1): redacted, pseudonymised, ready for triage."""
+
+    schema_version: Literal["1"] = QUEUED_REPORT_SCHEMA_VERSION
+    report_id: str
+    business: str
+    reporter: PseudonymousReporter
+    subject: PseudonymousSubject | None = None
+    category: str | None = None
+    text: str
+    amount: Amount | None = None
+    locale: str | None = None
+    created_at: datetime
+    received_at: datetime
+    #: How many PII spans of each kind were redacted from text and category (for audit, not content).
+    redactions: dict[str, int] = Field(default_factory=dict)

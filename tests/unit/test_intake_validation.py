@@ -1,0 +1,204 @@
+"""Request decoding, report validation and error mapping of the intake contract."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+
+from riskradar.intake.validation import (
+    IntakePolicy,
+    ReportInvalid,
+    RequestRejected,
+    batch_items,
+    decode_json_body,
+    validate_report,
+)
+from riskradar.models import ReporterRole, ReportIn
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+POLICY = IntakePolicy(allowed_businesses=frozenset({"shop", "live", "payments", "ads"}))
+
+
+def a_report(**overrides: Any) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "business": "shop",
+        "reporter": {"id": "u-1", "role": "user"},
+        "text": "Seller took my money and never shipped.",
+    }
+    report.update(overrides)
+    return report
+
+
+def reasons(error: ReportInvalid) -> dict[str, str]:
+    return {e.field: e.reason for e in error.errors}
+
+
+def invalid(payload: Any) -> dict[str, str]:
+    with pytest.raises(ReportInvalid) as caught:
+        validate_report(payload, POLICY, now=NOW)
+    return reasons(caught.value)
+
+
+# ---------------------------------------------------------------- body decoding
+
+
+def test_decodes_json_with_exact_decimals() -> None:
+    body = json.dumps({"amount": {"value": 0.1}}).encode()
+    assert decode_json_body(body, "application/json; charset=utf-8") == {"amount": {"value": Decimal("0.1")}}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b"{}", None, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (b"{}", "text/plain", HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (
+            b"{}",
+            "application/json; charset=latin-1",
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (b'{"text": "a"', "application/json", HTTPStatus.BAD_REQUEST, "malformed_json"),
+        (b"", "application/json", HTTPStatus.BAD_REQUEST, "malformed_json"),
+        (b"  \n", "application/json", HTTPStatus.BAD_REQUEST, "malformed_json"),
+        (b'{"v": NaN}', "application/json", HTTPStatus.BAD_REQUEST, "malformed_json"),
+        (b'{"v": -Infinity}', "application/json", HTTPStatus.BAD_REQUEST, "malformed_json"),
+        (b'{"text": "\xff\xfe"}', "application/json", HTTPStatus.BAD_REQUEST, "invalid_encoding"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", HTTPStatus.BAD_REQUEST, "malformed_json"),
+        (b'{"v": ' + b"9" * 5000 + b"}", "application/json", HTTPStatus.BAD_REQUEST, "malformed_json"),
+        (
+            b" " * (256 * 1024 + 1),
+            "application/json",
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            "payload_too_large",
+        ),
+    ],
+)
+def test_refuses_undecodable_bodies(
+    body: bytes, content_type: str | None, status: HTTPStatus, code: str
+) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        decode_json_body(body, content_type)
+    assert caught.value.status == status
+    assert caught.value.code == code
+
+
+def test_accepts_vendor_json_media_type() -> None:
+    assert decode_json_body(b"[1]", "application/vnd.riskradar+json") == [1]
+
+
+def test_malformed_json_message_says_where() -> None:
+    with pytest.raises(RequestRejected) as caught:
+        decode_json_body(b'{"text": }', "application/json")
+    assert "line 1 column 10" in caught.value.message
+
+
+# ---------------------------------------------------------------- report validation
+
+
+def test_valid_report_is_normalised() -> None:
+    report = validate_report(
+        a_report(text="  hello  ", created_at="2026-11-25T13:00:00+01:00"), POLICY, now=NOW
+    )
+    assert isinstance(report, ReportIn)
+    assert report.text == "hello"
+    assert report.created_at == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert report.reporter.role is ReporterRole.USER
+
+
+def test_created_at_defaults_to_now_and_is_not_client_set() -> None:
+    report = validate_report(a_report(), POLICY, now=NOW)
+    assert "created_at" not in report.model_fields_set
+    assert datetime.now(UTC) - report.created_at < timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "reason_part"),
+    [
+        ({"business": "casino"}, "business", "must be one of: ads, live, payments, shop"),
+        ({"reporter": {"id": "u", "role": "admin"}}, "reporter.role", "'user', 'seller' or 'creator'"),
+        ({"reporter": {"id": "  ", "role": "user"}}, "reporter.id", "at least 1 character"),
+        ({"subject": {"type": "planet", "id": "x"}}, "subject.type", "Input should be"),
+        ({"text": "   \n "}, "text", "at least 1 character"),
+        ({"text": "x" * 5001}, "text", "at most 5000 characters"),
+        ({"text": "bad \x00 byte"}, "text", "control character (U+0000)"),
+        ({"text": "bell \x07"}, "text", "control character (U+0007)"),
+        ({"text": "lone \ud800 surrogate"}, "text", "valid string"),
+        ({"amount": {"value": -1, "currency": "USD"}}, "amount.value", "greater than or equal to 0"),
+        ({"amount": {"value": Decimal("1E+999"), "currency": "USD"}}, "amount.value", "less than or equal"),
+        ({"amount": {"value": 5, "currency": "usd"}}, "amount.currency", "ISO 4217"),
+        ({"amount": {"value": 5, "currency": "ABC"}}, "amount.currency", "ISO 4217"),
+        ({"amount": {"value": "five", "currency": "USD"}}, "amount.value", "valid decimal"),
+        ({"created_at": "2026-11-25T12:06:00Z"}, "created_at", "5 minutes in the future"),
+        ({"created_at": "2026-11-25T12:00:00"}, "created_at", "time zone"),
+        ({"created_at": "yesterday"}, "created_at", "valid datetime"),
+        ({"report_id": "has space"}, "report_id", "should match pattern"),
+        ({"report_id": "x" * 129}, "report_id", "should match pattern"),
+        ({"locale": "english please"}, "locale", "should match pattern"),
+        ({"colour": "red"}, "colour", "unknown field"),
+        ({"reporter": {"id": "u", "role": "user", "email": "a@b.c"}}, "reporter.email", "unknown field"),
+    ],
+)
+def test_invalid_field_is_named_with_reason(overrides: dict[str, Any], field: str, reason_part: str) -> None:
+    errors = invalid(a_report(**overrides))
+    assert field in errors, errors
+    assert reason_part in errors[field]
+
+
+def test_missing_fields_are_each_reported() -> None:
+    errors = invalid({"text": "hi"})
+    assert errors == {"business": "is required", "reporter": "is required"}
+
+
+def test_non_object_report_is_refused() -> None:
+    assert invalid(["not", "an", "object"]) == {"(body)": "must be a JSON object"}
+
+
+def test_errors_never_echo_the_input() -> None:
+    secret = "4111 1111 1111 1111 belongs to jane@example.com"
+    with pytest.raises(ReportInvalid) as caught:
+        validate_report(a_report(text=secret + "\x00"), POLICY, now=NOW)
+    assert "jane@example.com" not in str(caught.value)
+    assert "4111" not in str(caught.value)
+
+
+def test_nasty_but_valid_text_is_accepted_verbatim() -> None:
+    nasty = "<script>alert(1)</script> ' OR 1=1; -- 🙂 مرحبا \u202eRTL"
+    assert validate_report(a_report(text=nasty), POLICY, now=NOW).text == nasty
+
+
+def test_field_prefix_names_the_batch_item() -> None:
+    with pytest.raises(ReportInvalid) as caught:
+        validate_report(a_report(text=""), POLICY, now=NOW, field_prefix="reports[3]")
+    assert list(reasons(caught.value)) == ["reports[3].text"]
+
+
+# ---------------------------------------------------------------- batch envelope
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ([], "(body)"),
+        ({}, "reports"),
+        ({"reports": {}}, "reports"),
+        ({"reports": []}, "reports"),
+        ({"reports": [a_report()] * 101}, "reports"),
+        ({"reports": [a_report()], "extra": 1}, "extra"),
+    ],
+)
+def test_batch_envelope_errors(payload: Any, field: str) -> None:
+    with pytest.raises(RequestRejected) as caught:
+        batch_items(payload, POLICY)
+    assert caught.value.status == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert [d.field for d in caught.value.details] == [field]
+
+
+def test_batch_items_are_returned_raw_for_per_item_validation() -> None:
+    items = [a_report(), {"junk": True}]
+    assert batch_items({"reports": items}, POLICY) == items
