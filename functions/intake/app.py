@@ -1,6 +1,10 @@
 """Intake API: POST /v1/reports and POST /v1/reports/batch.
 
 Thin by design: decode the request, hand it to riskradar.intake, map the outcome to a response.
+
+No Powertools Tracer here on purpose: the X-Ray SDK adds ~180 ms to this function's cold start
+(measured by benchmarks/intake_cold_import.py), and the function's `Tracing: Active` already records
+its invocation and init segments. The triage and recluster images, where seconds are spent, trace.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -34,7 +38,6 @@ from riskradar.intake.validation import (
 from riskradar.pseudonymize import IdHasher
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 
@@ -65,7 +68,6 @@ def request_json() -> Any:
 
 
 @app.post("/v1/reports")
-@tracer.capture_method
 def post_report() -> Response[dict[str, Any]]:
     outcome = intake_service().submit(request_json())
     record_metrics([outcome])
@@ -75,7 +77,6 @@ def post_report() -> Response[dict[str, Any]]:
 
 
 @app.post("/v1/reports/batch")
-@tracer.capture_method
 def post_report_batch() -> Response[dict[str, Any]]:
     outcomes = intake_service().submit_batch(batch_items(request_json(), policy))
     record_metrics(outcomes)
@@ -165,7 +166,6 @@ def handle_unexpected(error: Exception) -> Response[Any]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)

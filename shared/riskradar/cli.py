@@ -47,9 +47,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(port: int) -> int:
-    from riskradar.demo import TEMPLATE
     from riskradar.local import LocalStack
-    from riskradar.local.defaults import local_stack_options
+    from riskradar.local.defaults import TEMPLATE, local_stack_options
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

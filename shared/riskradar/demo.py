@@ -16,12 +16,10 @@ from typing import TextIO
 from tqdm import tqdm
 
 from riskradar.local import LocalStack
-from riskradar.local.defaults import local_stack_options
+from riskradar.local.defaults import PROJECT_ROOT, TEMPLATE, local_stack_options
 from riskradar.replay import ReplayPlan, ReplaySummary, post_batches, read_rows, synthesize_reports
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATASET = PROJECT_ROOT / "data" / "banking77" / "train.csv"
-TEMPLATE = PROJECT_ROOT / "template.yaml"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""The moto server the local stack talks to, and the process environment it needs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.request
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+#: Fake credentials: moto accepts anything, and fixed values make sure nothing real is sent.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+DEFAULT_REGION = "us-east-1"
+
+
+class MotoServer:
+    """A ThreadedMotoServer on 127.0.0.1 and a free port.
+
+    moto's backends are process-global: every moto server in a process serves the same state.
+    """
+
+    def __init__(self) -> None:
+        # Always loopback: ThreadedMotoServer's default address is 0.0.0.0.
+        self._server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+
+    def reset(self) -> None:
+        """Wipe every moto backend (all stacks, queues, tables ... in this process)."""
+        # Our own loopback server, on a URL this class built: not an arbitrary scheme.
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def quiet_library_logs() -> None:
+    """werkzeug logs every request, moto warns about every resource it cannot create and
+    samtranslator about metrics it never publishes offline."""
+    for name in ("werkzeug", "moto", "samtranslator"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def ensure_fake_aws_environment() -> list[str]:
+    """Give boto3 clients built by the caller's own code credentials and a region, keeping any
+    value the caller set explicitly. Returns the variables added, so they can be removed again."""
+    wanted = {"AWS_DEFAULT_REGION": DEFAULT_REGION}
+    # Credentials go in as a set: a fake session token next to a caller's own key would make
+    # a credential that is valid nowhere.
+    if "AWS_ACCESS_KEY_ID" not in os.environ and "AWS_PROFILE" not in os.environ:
+        wanted.update(FAKE_CREDENTIALS)
+    added = [name for name in wanted if name not in os.environ]
+    for name in added:
+        os.environ[name] = wanted[name]
+    return added
+
+
+def fake_session(region: str) -> Any:
+    """A boto3 session with the fake credentials, whatever the process environment holds, so
+    that nothing the local stack itself sends can be signed with a real key."""
+    return boto3.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=region,
+    )

@@ -1,0 +1,78 @@
+"""The in-process Lambda runtime: per-function environment, modules, layers and context."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from riskradar.local import LocalStack
+from tests.integration.local_stack.probe_stack import PROBE_SECRET, Probe
+
+
+def api_environment(stack: LocalStack) -> dict[str, Any]:
+    response = stack.invoke_http("GET", "/env")
+    assert response["statusCode"] == 200
+    result: dict[str, Any] = json.loads(response["body"])
+    return result
+
+
+def test_each_function_sees_only_its_own_environment(stack: LocalStack, probe: Probe) -> None:
+    api = api_environment(stack)
+    ticker = stack.fire_schedule("TickerFunction")
+    probe.send({"id": "env-check"})
+    stack.run_until_idle(timeout_s=10)
+    (batch,) = probe.batches_with({"env-check"})
+    worker = next(
+        item
+        for item in stack.client("dynamodb").scan(TableName=stack.physical_id("EffectsTable"))["Items"]
+        if item["pk"]["S"].startswith("batch#") and [v["S"] for v in item["ids"]["L"]] == batch
+    )
+
+    assert (api["role"], api["role_at_import"], api["api_only"]) == ("api", "api", "yes")
+    assert (ticker["role"], ticker["api_only"]) == ("ticker", None)
+    assert (worker["role"]["S"], worker["role_at_import"]["S"], worker["api_only"]["S"]) == (
+        "worker",
+        "worker",
+        "-",
+    )
+    assert "PROBE_ROLE" not in os.environ
+    assert "AWS_ENDPOINT_URL" not in os.environ or os.environ["AWS_ENDPOINT_URL"] != stack.endpoint_url
+
+
+def test_each_function_imports_its_own_app_module(stack: LocalStack) -> None:
+    api = api_environment(stack)
+    ticker = stack.fire_schedule("TickerFunction")
+
+    assert api["module_file"].endswith("probe_app/functions/api/app.py")
+    assert ticker["module_file"].endswith("probe_app/functions/ticker/app.py")
+    assert "app" not in sys.modules or "probe_app" not in str(getattr(sys.modules["app"], "__file__", ""))
+
+
+def test_template_values_secrets_and_layers_reach_the_function(stack: LocalStack) -> None:
+    api = api_environment(stack)
+
+    assert api["colors"] == "red,green"  # a CommaDelimitedList default, through !Join
+    assert api["secret"] == PROBE_SECRET  # read from SSM at import time
+    assert api["layer"] == "hello from ProbeLayer"
+    assert api["endpoint"] == stack.endpoint_url
+
+
+def test_the_context_is_shaped_like_lambdas(stack: LocalStack) -> None:
+    api = api_environment(stack)
+    function_name = stack.physical_id("ApiFunction")
+
+    assert api["function_name"] == function_name
+    assert api["invoked_function_arn"].endswith(f":function:{function_name}")
+    assert api["memory_limit_in_mb"] == "256"  # a string, as the Python runtime gives it
+    assert 0 < api["remaining_ms"] <= 10_000
+    assert api["aws_request_id"]
+
+
+def test_invoke_calls_a_function_directly(stack: LocalStack) -> None:
+    event = {"version": "0", "id": "direct", "detail-type": "Scheduled Event", "source": "aws.events"}
+    result = stack.invoke("TickerFunction", {**event, "resources": ["arn:direct"], "detail": {}})
+
+    assert result["tick_id"] == "direct"
+    assert result["rule"] == "arn:direct"

@@ -1,0 +1,182 @@
+"""The intake handler against moto (`mock_aws`), driven by the sample events in events/.
+
+The resources come from template.yaml (deployed into moto), and the handler module is imported
+with the environment the template gives IntakeFunction, as Lambda would.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from riskradar.local.defaults import LOCAL_ID_HASH_KEY, TEMPLATE
+from riskradar.local.runtime import LambdaContext
+from riskradar.local.sam import deploy
+from riskradar.local.template import SamTemplate
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+class Intake:
+    def __init__(self, module: ModuleType, queue_url: str, idempotency_table: str) -> None:
+        self.module = module
+        self.queue_url = queue_url
+        self.idempotency_table = idempotency_table
+        self.sqs = boto3.client("sqs")
+
+    def invoke(self, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        context = LambdaContext(
+            function_name="riskradar-intake-it",
+            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:riskradar-intake-it",
+            memory_limit_in_mb="256",
+            timeout_s=15,
+        )
+        response = self.module.lambda_handler(event, context)
+        return int(response["statusCode"]), json.loads(response["body"])
+
+    def drain(self) -> list[dict[str, Any]]:
+        bodies = []
+        while messages := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages"
+        ):
+            bodies += [json.loads(m["Body"]) for m in messages]
+            for message in messages:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return bodies
+
+
+@pytest.fixture(scope="module")
+def intake() -> Iterator[Intake]:
+    with mock_aws(), pytest.MonkeyPatch.context() as env:
+        template = SamTemplate.load(TEMPLATE)
+        parameters = template.parameter_values()
+        boto3.client("ssm").put_parameter(
+            Name=parameters["IdHashKeyParameterName"], Value=LOCAL_ID_HASH_KEY, Type="SecureString"
+        )
+        stack = deploy(
+            template,
+            parameters,
+            stack_name="riskradar-it",
+            region="us-east-1",
+            cloudformation=boto3.client("cloudformation"),
+            s3=boto3.client("s3"),
+        )
+        configuration = boto3.client("lambda").get_function_configuration(
+            FunctionName=stack.physical_id("IntakeFunction")
+        )
+        for name, value in configuration["Environment"]["Variables"].items():
+            env.setenv(name, value)
+        spec = importlib.util.spec_from_file_location(
+            "intake_app_under_test", ROOT / "functions/intake/app.py"
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield Intake(module, stack.physical_id("IntakeQueue"), stack.physical_id("IdempotencyTable"))
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(intake: Intake) -> Iterator[None]:
+    intake.drain()
+    yield
+    intake.drain()
+
+
+def with_body(event: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    changed["body"] = json.dumps(body)
+    return changed
+
+
+def test_sample_single_report_event_is_accepted_and_enqueued(intake: Intake) -> None:
+    status, body = intake.invoke(load_event("intake_post_report.json"))
+    assert (status, body) == (202, {"report_id": "evt-0001", "status": "accepted"})
+    [queued] = intake.drain()
+    assert queued["schema_version"] == "1"
+    assert queued["text"].endswith("to [EMAIL] via a link.")
+    assert queued["amount"] == {"value": "240", "currency": "USD"}
+    assert queued["created_at"] == "2026-11-24T09:30:00Z"
+
+
+def test_sample_batch_event_accepts_valid_items_and_names_invalid_fields(intake: Intake) -> None:
+    status, body = intake.invoke(load_event("intake_post_report_batch.json"))
+    assert status == 202
+    assert [item["status"] for item in body["items"]] == ["accepted", "accepted", "rejected"]
+    fields = {error["field"] for error in body["items"][2]["errors"]}
+    assert fields == {"reports[2].business", "reports[2].reporter.role", "reports[2].text"}
+    queued = intake.drain()
+    assert sorted(q["report_id"] for q in queued) == ["evt-0101", "evt-0102"]
+    live = next(q for q in queued if q["report_id"] == "evt-0101")
+    assert "[PHONE]" in live["text"]
+    assert "7946" not in live["text"]
+
+
+def test_redelivered_event_is_a_duplicate(intake: Intake) -> None:
+    event = with_body(load_event("intake_post_report.json"), {**_sample_report(), "report_id": "evt-dup-1"})
+    assert intake.invoke(event)[1]["status"] == "accepted"
+    assert intake.invoke(event)[1]["status"] == "duplicate"
+    assert len(intake.drain()) == 1
+
+
+def test_base64_body_with_invalid_utf8_is_400(intake: Intake) -> None:
+    event = load_event("intake_post_report.json")
+    event["body"] = base64.b64encode(b'{"text": "\xff"}').decode()
+    event["isBase64Encoded"] = True
+    status, body = intake.invoke(event)
+    assert status == 400
+    assert body["error"]["code"] == "invalid_encoding"
+
+
+def test_base64_json_body_is_decoded(intake: Intake) -> None:
+    report = {**_sample_report(), "report_id": "evt-b64-1"}
+    event = load_event("intake_post_report.json")
+    event["body"] = base64.b64encode(json.dumps(report).encode()).decode()
+    event["isBase64Encoded"] = True
+    assert intake.invoke(event) == (202, {"report_id": "evt-b64-1", "status": "accepted"})
+
+
+def test_queue_outage_is_503_and_leaves_nothing_half_written(intake: Intake) -> None:
+    """If SQS fails, the idempotency record is released: the client's retry is accepted, not a duplicate."""
+    event = with_body(
+        load_event("intake_post_report.json"), {**_sample_report(), "report_id": "evt-outage-1"}
+    )
+    sqs = boto3.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=intake.queue_url, AttributeNames=["All"])["Attributes"]
+    queue_name = intake.queue_url.rsplit("/", 1)[1]
+    sqs.delete_queue(QueueUrl=intake.queue_url)
+    try:
+        status, body = intake.invoke(event)
+        assert status == 503
+        assert body["error"]["code"] == "unavailable"
+        assert "Traceback" not in json.dumps(body)
+        records = boto3.client("dynamodb").scan(TableName=intake.idempotency_table)["Items"]
+        assert not [r for r in records if "evt-outage-1" in json.dumps(r)]
+    finally:
+        sqs.create_queue(
+            QueueName=queue_name,
+            Attributes={k: v for k, v in attributes.items() if k in ("VisibilityTimeout", "RedrivePolicy")},
+        )
+    assert intake.invoke(event) == (202, {"report_id": "evt-outage-1", "status": "accepted"})
+    assert [q["report_id"] for q in intake.drain()] == ["evt-outage-1"]
+
+
+def _sample_report() -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(load_event("intake_post_report.json")["body"])
+    return report
