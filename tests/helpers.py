@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import boto3
+import pytest
+from moto import mock_aws
+
 from riskradar.local import LocalStack
+from riskradar.local.defaults import LOCAL_ID_HASH_KEY, TEMPLATE
+from riskradar.local.runtime import LambdaContext
+from riskradar.local.sam import DeployedStack, deploy
+from riskradar.local.template import SamTemplate
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def drain(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:
@@ -19,10 +35,79 @@ def drain(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:
         ).get("Messages", [])
         if not messages:
             return bodies
-        bodies.extend(
-            json.loads(m["Body"]) | {"_attributes": m.get("MessageAttributes", {})} for m in messages
-        )
+        bodies.extend(_parsed(m["Body"]) | {"_attributes": m.get("MessageAttributes", {})} for m in messages)
         sqs.delete_message_batch(
             QueueUrl=url,
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )
+
+
+@dataclass
+class MockedFunction:
+    """A handler module imported with its template environment, over resources in `mock_aws`."""
+
+    module: ModuleType
+    stack: DeployedStack
+
+    def invoke(self, event: dict[str, Any], *, timeout_s: int = 30) -> Any:
+        name = self.module.__name__
+        context = LambdaContext(
+            function_name=name,
+            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+            memory_limit_in_mb="1024",
+            timeout_s=timeout_s,
+        )
+        return self.module.lambda_handler(event, context)
+
+
+@contextlib.contextmanager
+def mocked_function(logical_id: str, *, function_dir: str) -> Iterator[MockedFunction]:
+    """Deploy template.yaml into `mock_aws` and import one function's handler with its environment.
+
+    The handler module gets a unique name, so each function's `app.py` stays apart.
+    """
+    with mock_aws(), pytest.MonkeyPatch.context() as env:
+        template = SamTemplate.load(TEMPLATE)
+        parameters = template.parameter_values()
+        boto3.client("ssm").put_parameter(
+            Name=parameters["IdHashKeyParameterName"], Value=LOCAL_ID_HASH_KEY, Type="SecureString"
+        )
+        stack = deploy(
+            template,
+            parameters,
+            stack_name=f"riskradar-it-{function_dir}",
+            region="us-east-1",
+            cloudformation=boto3.client("cloudformation"),
+            s3=boto3.client("s3"),
+        )
+        configuration = boto3.client("lambda").get_function_configuration(
+            FunctionName=stack.physical_id(logical_id)
+        )
+        for name, value in configuration["Environment"]["Variables"].items():
+            env.setenv(name, str(value))
+        path = ROOT / "functions" / function_dir / "app.py"
+        spec = importlib.util.spec_from_file_location(f"{function_dir}_app_under_test", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield MockedFunction(module, stack)
+
+
+def drain_url(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Like `drain`, for a queue URL and client (e.g. inside `mock_aws`)."""
+    bodies: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        bodies += [_parsed(m["Body"]) for m in messages]
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def _parsed(body: str) -> dict[str, Any]:
+    """A message body as JSON, or {"_raw": body} for what is not a JSON object (poison messages)."""
+    try:
+        parsed = json.loads(body)
+    except json.JSONDecodeError:
+        return {"_raw": body}
+    return parsed if isinstance(parsed, dict) else {"_raw": body}

@@ -49,3 +49,18 @@ class IntakeSettings(_EnvModel):
                 raise ValueError("must list at least one business")
             return names
         return value
+
+
+class TriageSettings(_EnvModel):
+    reports_table: str
+    subject_reporters_table: str
+    theme_activity_table: str
+    artifacts_bucket: str
+    signal_queue_critical_url: str
+    signal_queue_high_url: str
+    signal_queue_normal_url: str
+    #: Empty: the model folder of the pinned weights package (baked into the image by pip).
+    embedding_model_path: str = ""
+    #: Optional JSON with per-business scoring overrides (see riskradar.scoring).
+    scoring_config: str = ""
+    subject_window_days: int = Field(default=7, ge=1, le=90)

@@ -11,7 +11,7 @@ import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
@@ -20,6 +20,7 @@ from riskradar.local.defaults import PROJECT_ROOT, TEMPLATE, local_stack_options
 from riskradar.replay import ReplayPlan, ReplaySummary, post_batches, read_rows, synthesize_reports
 
 DATASET = PROJECT_ROOT / "data" / "banking77" / "train.csv"
+SIGNAL_LEVELS = ("critical", "high", "normal")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,15 @@ class DemoOptions:
     seed: int = 7
 
 
+@dataclass(frozen=True)
+class PipelineCounts:
+    on_intake_queue: int
+    in_intake_dlq: int
+    stored: int
+    signals: dict[str, int]
+    signal_dlqs: int
+
+
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
     rows = read_rows(options.dataset, text_column="text")
     if options.limit:
@@ -40,6 +50,8 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
     with LocalStack.start(TEMPLATE, **local_stack_options()) as stack:
         api_url = stack.serve_http()
         print(f"local stack up: API {api_url}  (moto {stack.endpoint_url})", file=out)
+        # Triage consumes the intake queue while the replay is still sending, as on AWS.
+        stack.start_background()
         with tqdm(total=len(reports), desc="replay", unit="report", file=sys.stderr) as bar:
             summary = post_batches(api_url, reports, batch_size=options.batch_size, on_batch=bar.update)
         # Clients retry on timeouts: resend a slice, which intake must recognise as duplicates.
@@ -48,23 +60,80 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
         summary.sent += retry_summary.sent
         summary.statuses.update(retry_summary.statuses)
         summary.refused_requests.update(retry_summary.refused_requests)
-        on_queue = stack.queue_depth("IntakeQueue")
-        in_dlq = stack.queue_depth("IntakeDeadLetterQueue")
-    print_summary(summary, on_queue=on_queue, in_dlq=in_dlq, retried=len(retried), out=out)
+        stack.stop_background()
+        print("draining the intake queue through triage ...", file=out, flush=True)
+        stack.run_until_idle(timeout_s=1800)
+        counts = pipeline_counts(stack)
+        top = top_signals(stack, count=3)
+    print_summary(summary, counts, retried=len(retried), out=out)
+    print_top_signals(top, out=out)
     return summary
 
 
-def print_summary(summary: ReplaySummary, *, on_queue: int, in_dlq: int, retried: int, out: TextIO) -> None:
+def pipeline_counts(stack: LocalStack) -> PipelineCounts:
+    dynamodb = stack.client("dynamodb")
+    stored = 0
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=stack.physical_id("ReportsTable"), Select="COUNT"
+    ):
+        stored += int(page["Count"])
+    return PipelineCounts(
+        on_intake_queue=stack.queue_depth("IntakeQueue"),
+        in_intake_dlq=stack.queue_depth("IntakeDeadLetterQueue"),
+        stored=stored,
+        signals={level: stack.queue_depth(f"Signal{level.title()}Queue") for level in SIGNAL_LEVELS},
+        signal_dlqs=sum(
+            stack.queue_depth(f"Signal{level.title()}DeadLetterQueue") for level in SIGNAL_LEVELS
+        ),
+    )
+
+
+def top_signals(stack: LocalStack, *, count: int) -> list[dict[str, Any]]:
+    """The highest-scored stored reports, as a strategist would pick them off the critical queue."""
+    dynamodb = stack.session.resource("dynamodb", endpoint_url=stack.endpoint_url)
+    table = dynamodb.Table(stack.physical_id("ReportsTable"))
+    items: list[dict[str, Any]] = []
+    scan: dict[str, Any] = {
+        "ProjectionExpression": "report_id, business, #t, score, priority, reasons, theme_id",
+        "ExpressionAttributeNames": {"#t": "text"},
+    }
+    while True:
+        page = table.scan(**scan)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            break
+        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=lambda item: (-int(item["score"]), item["report_id"]))[:count]
+
+
+def print_summary(summary: ReplaySummary, counts: PipelineCounts, *, retried: int, out: TextIO) -> None:
     lines = [
         ("sent", summary.sent, f"incl. {retried:,} client retries"),
         ("accepted", summary.accepted, "new reports, redacted and enqueued once"),
         ("duplicate", summary.duplicates, "retries recognised by report_id, not enqueued again"),
         ("rejected", summary.rejected, "refused with a field-level reason"),
-        ("on queue", on_queue, "waiting for triage"),
-        ("in DLQ", in_dlq, "failed processing, kept for inspection and redrive"),
+        ("triaged", counts.stored, "embedded, scored and stored"),
+        *[(f"{level}", counts.signals[level], f"signals on the {level} queue") for level in SIGNAL_LEVELS],
+        ("on queue", counts.on_intake_queue, "still waiting for triage"),
+        (
+            "in DLQ",
+            counts.in_intake_dlq + counts.signal_dlqs,
+            "failed processing, kept for inspection and redrive",
+        ),
     ]
     print("", file=out)
     for name, count, meaning in lines:
         print(f"  {name:<10} {count:>7,}   {meaning}", file=out)
     for status, count in sorted(summary.refused_requests.items()):
         print(f"  requests refused with HTTP {status}: {count}", file=out)
+
+
+def print_top_signals(items: list[dict[str, Any]], *, out: TextIO) -> None:
+    print("\ntop signals", file=out)
+    for item in items:
+        print(
+            f"\n  [{item['priority']} {int(item['score'])}] {item['business']}: {item['text'][:110]}",
+            file=out,
+        )
+        for reason in item["reasons"]:
+            print(f"      {int(reason['points']):+d}  {reason['detail']}", file=out)

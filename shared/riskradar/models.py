@@ -167,3 +167,89 @@ class QueuedReport(_Strict):
     received_at: datetime
     #: How many PII spans of each kind were redacted from text and category (for audit, not content).
     redactions: dict[str, int] = Field(default_factory=dict)
+
+
+# --- Signal (triage → strategist queues), schema version 1 -------------------------------------------
+#
+# The committed JSON Schema of this contract is schemas/signal.v1.json (see schemas/README.md for the
+# versioning rule); tests/unit/test_signal_schema.py fails if the model and that file drift apart.
+
+SIGNAL_SCHEMA_VERSION: Literal["1"] = "1"
+#: `$id` of the committed schema: a URN, because the schema is identified by name and version, not by
+#: where it happens to be hosted.
+SIGNAL_SCHEMA_ID = "urn:riskradar:schema:signal:v1"
+
+
+def _require_time_zone(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must carry a time zone, e.g. 2024-05-01T12:00:00Z")
+    return value.astimezone(UTC)
+
+
+#: A point in time with a time zone, normalised to UTC: a naive time on a queue is a bug upstream.
+UtcDatetime = Annotated[datetime, AfterValidator(_require_time_zone)]
+
+
+class Priority(StrEnum):
+    """Which signal queue a report goes to; set by the triage score against its thresholds."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class SignalReason(_Strict):
+    """One factor of the priority score, with the points it contributed."""
+
+    factor: str = Field(description="Machine name of the factor, e.g. `distinct_reporters`.")
+    # strict: a reason's points are integers; "5" or 5.0 is a producer bug, not something to coerce.
+    points: Annotated[int, Field(strict=True)] = Field(
+        description="Points this factor added to the score (negative when it lowered it), before the "
+        "score was clamped to 0..100."
+    )
+    detail: str = Field(
+        description="A sentence a strategist can read, e.g. "
+        "'3 distinct reporters against this seller in the last 7 days'."
+    )
+
+
+class Signal(_Strict):
+    """A triaged report, routed to the critical, high or normal signal queue (schema version 1).
+
+    Carries no raw identifier and no report text: subject and reporter are pseudonymised upstream,
+    and the reasons say why the report scored what it did.
+    """
+
+    schema_version: Literal["1"] = Field(
+        default=SIGNAL_SCHEMA_VERSION, description="Version of this contract; a reader dispatches on it."
+    )
+    report_id: str = Field(description="Id of the report, as returned by the intake API.")
+    business: str = Field(description="Business the report was filed against, e.g. `shop`.")
+    priority: Priority = Field(description="Queue the signal was routed to, implied by `score`.")
+    score: Annotated[int, Field(ge=0, le=100, strict=True)] = Field(
+        description="Priority score, 0 (least urgent) to 100."
+    )
+    reasons: list[SignalReason] = Field(
+        description="Every factor that moved the score, largest absolute contribution first."
+    )
+    theme_id: str | None = Field(default=None, description="Stable id of the theme the report joined.")
+    theme_label: str | None = Field(default=None, description="Readable label of that theme.")
+    subject_type: SubjectType | None = Field(
+        default=None, description="Kind of subject reported, when the report names one."
+    )
+    subject_hash: str | None = Field(
+        default=None, description="Keyed pseudonym (HMAC) of the subject id; never the raw id."
+    )
+    reporter_role: ReporterRole = Field(description="Role of the reporter (user, seller or creator).")
+    amount: Amount | None = Field(default=None, description="Money at risk, as the reporter stated it.")
+    created_at: UtcDatetime = Field(description="When the report was filed (ISO 8601 with a time zone).")
+    triaged_at: UtcDatetime = Field(description="When triage scored and routed it.")
+
+
+def signal_json_schema() -> dict[str, Any]:
+    """The JSON Schema document (draft 2020-12) of `Signal`, as committed in schemas/signal.v1.json."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SIGNAL_SCHEMA_ID,
+        **Signal.model_json_schema(),
+    }

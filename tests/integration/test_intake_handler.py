@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import json
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from riskradar.local.defaults import LOCAL_ID_HASH_KEY, TEMPLATE
-from riskradar.local.runtime import LambdaContext
-from riskradar.local.sam import deploy
-from riskradar.local.template import SamTemplate
+from tests.helpers import ROOT, MockedFunction, drain_url, mocked_function
 
-ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
 
@@ -34,62 +26,24 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 class Intake:
-    def __init__(self, module: ModuleType, queue_url: str, idempotency_table: str) -> None:
-        self.module = module
-        self.queue_url = queue_url
-        self.idempotency_table = idempotency_table
+    def __init__(self, function: MockedFunction) -> None:
+        self.function = function
+        self.queue_url = function.stack.physical_id("IntakeQueue")
+        self.idempotency_table = function.stack.physical_id("IdempotencyTable")
         self.sqs = boto3.client("sqs")
 
     def invoke(self, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        context = LambdaContext(
-            function_name="riskradar-intake-it",
-            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:riskradar-intake-it",
-            memory_limit_in_mb="256",
-            timeout_s=15,
-        )
-        response = self.module.lambda_handler(event, context)
+        response = self.function.invoke(event)
         return int(response["statusCode"]), json.loads(response["body"])
 
     def drain(self) -> list[dict[str, Any]]:
-        bodies = []
-        while messages := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
-            "Messages"
-        ):
-            bodies += [json.loads(m["Body"]) for m in messages]
-            for message in messages:
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return bodies
+        return drain_url(self.sqs, self.queue_url)
 
 
 @pytest.fixture(scope="module")
 def intake() -> Iterator[Intake]:
-    with mock_aws(), pytest.MonkeyPatch.context() as env:
-        template = SamTemplate.load(TEMPLATE)
-        parameters = template.parameter_values()
-        boto3.client("ssm").put_parameter(
-            Name=parameters["IdHashKeyParameterName"], Value=LOCAL_ID_HASH_KEY, Type="SecureString"
-        )
-        stack = deploy(
-            template,
-            parameters,
-            stack_name="riskradar-it",
-            region="us-east-1",
-            cloudformation=boto3.client("cloudformation"),
-            s3=boto3.client("s3"),
-        )
-        configuration = boto3.client("lambda").get_function_configuration(
-            FunctionName=stack.physical_id("IntakeFunction")
-        )
-        for name, value in configuration["Environment"]["Variables"].items():
-            env.setenv(name, value)
-        spec = importlib.util.spec_from_file_location(
-            "intake_app_under_test", ROOT / "functions/intake/app.py"
-        )
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield Intake(module, stack.physical_id("IntakeQueue"), stack.physical_id("IdempotencyTable"))
+    with mocked_function("IntakeFunction", function_dir="intake") as function:
+        yield Intake(function)
 
 
 @pytest.fixture(autouse=True)

@@ -28,11 +28,13 @@ def template() -> SamTemplate:
 def cloudformation(template: SamTemplate) -> dict[str, Any]:
     """The template as CloudFormation sees it after the SAM transform (policy templates expanded)."""
     document = template.document
-    for resource in document["Resources"].values():  # translation wants S3 code locations
+    for resource in document["Resources"].values():  # translation wants packaged code locations
         properties = resource.get("Properties", {})
         for key in ("CodeUri", "ContentUri"):
             if isinstance(properties.get(key), str):
                 properties[key] = "s3://bucket/code.zip"
+        if properties.get("PackageType") == "Image":
+            properties["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/riskradar:test"
     return translate(document, template.parameter_values(), region="us-east-1", stack_name="test")
 
 

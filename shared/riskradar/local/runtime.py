@@ -102,7 +102,11 @@ def function_environment(
     a template cannot override), then the local stack's own settings."""
     name = str(configuration["FunctionName"])
     return {
-        **configuration.get("Environment", {}).get("Variables", {}),
+        # Lambda stores every variable as a string; moto keeps a Ref to a Number parameter an int.
+        **{
+            key: str(value)
+            for key, value in configuration.get("Environment", {}).get("Variables", {}).items()
+        },
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_VERSION": str(configuration.get("Version", "$LATEST")),
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration.get("MemorySize", 128)),
@@ -126,8 +130,10 @@ class LocalFunction:
 
     def __init__(self, configuration: FunctionConfiguration) -> None:
         self.configuration = configuration
+        #: The imported handler module (its cold-start state, e.g. a loaded model), for tests and tools.
+        self.module: ModuleType
         self._modules = _FunctionModules(configuration.search_path)
-        self._handler = self._import_handler()
+        self.module, self._handler = self._import_handler()
 
     @property
     def logical_id(self) -> str:
@@ -166,7 +172,7 @@ class LocalFunction:
             )
         return _marshal_response(config.logical_id, result)
 
-    def _import_handler(self) -> Handler:
+    def _import_handler(self) -> tuple[ModuleType, Handler]:
         config = self.configuration
         module_path, _, attribute = config.handler.rpartition(".")
         module_name = module_path.replace("/", ".")
@@ -182,7 +188,7 @@ class LocalFunction:
         if not callable(handler):
             raise FunctionInitError(f"{config.logical_id}: {module_name} has no callable {attribute!r}")
         logger.debug("%s: imported %s from %s", config.logical_id, config.handler, config.search_path[0])
-        return cast(Handler, handler)
+        return module, cast(Handler, handler)
 
 
 class _FunctionModules:

@@ -1,0 +1,133 @@
+"""S3 adapters: embedding shards (written by triage, read in bulk by recluster) and theme snapshots.
+
+Layout in the artifacts bucket:
+
+    embeddings/dt=YYYY-MM-DD/<shard id>.npz   one shard per triaged batch and day: vectors + ids
+    themes/v<version>/manifest.json           a published snapshot: theme metadata ...
+    themes/v<version>/centroids.npy           ... and its centroids
+    themes/current.json                       the pointer readers follow: {"version", "manifest_key"}
+
+A snapshot is published by writing its two objects first and the pointer last. Each S3 PUT is
+atomic, so a reader sees either the old snapshot or the whole new one, never half of it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from riskradar.themes import SnapshotManifest, ThemeSnapshot, Vectors
+
+EMBEDDINGS_PREFIX = "embeddings/"
+SNAPSHOT_POINTER_KEY = "themes/current.json"
+
+
+@dataclass(frozen=True)
+class EmbeddingShard:
+    day: date
+    report_ids: tuple[str, ...]
+    #: Theme each report was assigned to at triage time ("" for the novelty pool).
+    theme_ids: tuple[str, ...]
+    #: Report creation times, seconds since the epoch.
+    created_at: npt.NDArray[np.float64]
+    vectors: Vectors
+
+
+class EmbeddingShardStore:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def write(self, shard: EmbeddingShard) -> str:
+        key = f"{EMBEDDINGS_PREFIX}dt={shard.day.isoformat()}/{uuid.uuid4().hex}.npz"
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            vectors=shard.vectors.astype(np.float32),
+            report_ids=np.array(shard.report_ids, dtype=np.str_),
+            theme_ids=np.array(shard.theme_ids, dtype=np.str_),
+            created_at=shard.created_at.astype(np.float64),
+        )
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=buffer.getvalue())
+        return key
+
+    def keys_for_days(self, days: list[date]) -> list[str]:
+        keys = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for day in days:
+            for page in paginator.paginate(
+                Bucket=self._bucket, Prefix=f"{EMBEDDINGS_PREFIX}dt={day.isoformat()}/"
+            ):
+                keys += [item["Key"] for item in page.get("Contents", [])]
+        return keys
+
+    def read(self, key: str) -> EmbeddingShard:
+        body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        with np.load(io.BytesIO(body), allow_pickle=False) as data:
+            day = date.fromisoformat(key.split("dt=", 1)[1].split("/", 1)[0])
+            return EmbeddingShard(
+                day=day,
+                report_ids=tuple(str(v) for v in data["report_ids"]),
+                theme_ids=tuple(str(v) for v in data["theme_ids"]),
+                created_at=data["created_at"],
+                vectors=data["vectors"],
+            )
+
+
+class ThemeSnapshotStore:
+    """Reads the current snapshot (cached until its version changes) and publishes new ones."""
+
+    def __init__(self, s3: Any, bucket: str, *, dimension: int) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._dimension = dimension
+        self._cached: ThemeSnapshot | None = None
+
+    def current(self) -> ThemeSnapshot:
+        """The published snapshot; an empty one before the first publication.
+
+        One small GET per call (the pointer); the manifest and centroids are fetched only when
+        the version differs from the cached one.
+        """
+        try:
+            pointer = json.loads(
+                self._s3.get_object(Bucket=self._bucket, Key=SNAPSHOT_POINTER_KEY)["Body"].read()
+            )
+        except self._s3.exceptions.NoSuchKey:
+            return self._cached or ThemeSnapshot.empty(self._dimension)
+        if self._cached is None or self._cached.version != pointer["version"]:
+            self._cached = self._load(str(pointer["manifest_key"]))
+        return self._cached
+
+    def _load(self, manifest_key: str) -> ThemeSnapshot:
+        manifest = SnapshotManifest.model_validate_json(
+            self._s3.get_object(Bucket=self._bucket, Key=manifest_key)["Body"].read()
+        )
+        raw = self._s3.get_object(Bucket=self._bucket, Key=manifest.centroids_key)["Body"].read()
+        centroids = np.load(io.BytesIO(raw), allow_pickle=False).astype(np.float32)
+        return ThemeSnapshot(manifest.version, manifest.created_at, manifest.themes, centroids)
+
+    def publish(self, snapshot: ThemeSnapshot) -> SnapshotManifest:
+        prefix = f"themes/v{snapshot.version:010d}/"
+        buffer = io.BytesIO()
+        np.save(buffer, snapshot.centroids.astype(np.float32), allow_pickle=False)
+        manifest = SnapshotManifest(
+            version=snapshot.version,
+            created_at=snapshot.created_at,
+            dimension=int(snapshot.centroids.shape[1]),
+            themes=snapshot.themes,
+            centroids_key=f"{prefix}centroids.npy",
+        )
+        self._s3.put_object(Bucket=self._bucket, Key=manifest.centroids_key, Body=buffer.getvalue())
+        manifest_key = f"{prefix}manifest.json"
+        self._s3.put_object(Bucket=self._bucket, Key=manifest_key, Body=manifest.model_dump_json().encode())
+        pointer = {"version": snapshot.version, "manifest_key": manifest_key}
+        self._s3.put_object(Bucket=self._bucket, Key=SNAPSHOT_POINTER_KEY, Body=json.dumps(pointer).encode())
+        return manifest

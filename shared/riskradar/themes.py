@@ -1,0 +1,124 @@
+"""Theme snapshots and assignment of report embeddings to themes.
+
+A snapshot is what the recluster job publishes and triage reads: one centroid per theme (unit
+vectors, the same space as report embeddings) plus what a strategist and the scorer need to know
+about each theme. Assignment is nearest-centroid by cosine similarity, accepted only above the
+theme's own threshold — a tight theme demands a close match, a broad one accepts looser ones.
+Everything else goes to the novelty pool, where new themes are discovered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+Vectors = npt.NDArray[np.float32]
+
+SNAPSHOT_SCHEMA_VERSION = "1"
+#: Used for themes published without a threshold of their own.
+DEFAULT_ASSIGNMENT_THRESHOLD = 0.5
+
+
+class ThemeInfo(BaseModel):
+    """Per-theme metadata in a snapshot (the centroid lives beside it, row by row)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    theme_id: str
+    label: str
+    keywords: tuple[str, ...] = ()
+    #: Minimum cosine similarity to the centroid for a report to join this theme.
+    threshold: float = Field(default=DEFAULT_ASSIGNMENT_THRESHOLD, ge=-1.0, le=1.0)
+    #: The strategist's verdict on the theme: fraud, abuse, benign, needs_review — or none yet.
+    verdict: str | None = None
+    emerging: bool = False
+    #: Reports per hour the theme usually sees; velocity is measured against it.
+    baseline_hourly_rate: float | None = Field(default=None, ge=0)
+    size: int = Field(default=0, ge=0)
+
+
+class SnapshotManifest(BaseModel):
+    """The JSON half of a published snapshot; `centroids_key` points at the .npy half."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: str = SNAPSHOT_SCHEMA_VERSION
+    version: int = Field(ge=0)
+    created_at: datetime
+    dimension: int = Field(gt=0)
+    themes: tuple[ThemeInfo, ...]
+    centroids_key: str
+
+
+@dataclass(frozen=True)
+class ThemeSnapshot:
+    version: int
+    created_at: datetime
+    themes: tuple[ThemeInfo, ...]
+    #: (len(themes), dimension) float32, unit rows; row i is the centroid of themes[i].
+    centroids: Vectors = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.centroids.ndim != 2 or self.centroids.shape[0] != len(self.themes):
+            raise ValueError(
+                f"snapshot v{self.version}: {len(self.themes)} themes "
+                f"but centroids of shape {self.centroids.shape}"
+            )
+
+    @classmethod
+    def empty(cls, dimension: int) -> ThemeSnapshot:
+        """Before the first recluster: no themes, every report is novel."""
+        return cls(0, datetime.fromtimestamp(0, UTC), (), np.zeros((0, dimension), dtype=np.float32))
+
+    def theme(self, theme_id: str) -> ThemeInfo | None:
+        return next((theme for theme in self.themes if theme.theme_id == theme_id), None)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where one report went: a theme, or the novelty pool (theme is None)."""
+
+    theme: ThemeInfo | None
+    #: Cosine similarity to the nearest centroid (0.0 when there are no themes).
+    similarity: float
+    #: The nearest theme even when the report was not close enough to join it.
+    nearest_theme_id: str | None = None
+
+    @property
+    def is_novel(self) -> bool:
+        return self.theme is None
+
+    @property
+    def theme_id(self) -> str | None:
+        return self.theme.theme_id if self.theme else None
+
+
+def assign_to_themes(vectors: Vectors, snapshot: ThemeSnapshot) -> list[Assignment]:
+    """Nearest theme per row of `vectors` (unit rows), if it passes that theme's threshold."""
+    if len(vectors) == 0:
+        return []
+    if not snapshot.themes:
+        return [Assignment(None, 0.0) for _ in range(len(vectors))]
+    similarities = vectors @ snapshot.centroids.T
+    nearest = similarities.argmax(axis=1)
+    thresholds = np.array([theme.threshold for theme in snapshot.themes], dtype=np.float32)
+    assignments = []
+    for row, theme_index in enumerate(nearest):
+        similarity = float(similarities[row, theme_index])
+        theme = snapshot.themes[theme_index]
+        joined = similarity >= thresholds[theme_index]
+        assignments.append(Assignment(theme if joined else None, similarity, theme.theme_id))
+    return assignments
+
+
+def normalize_rows(vectors: Sequence[Sequence[float]] | Vectors) -> Vectors:
+    """Unit-length float32 rows (zero rows stay zero)."""
+    array = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    unit: Vectors = np.divide(array, norms, out=np.zeros_like(array), where=norms > 0)
+    return unit

@@ -1,0 +1,78 @@
+"""The triage handler against moto (`mock_aws`) with the real model, driven by events/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from tests.helpers import ROOT, MockedFunction, drain_url, mocked_function
+
+pytestmark = pytest.mark.slow
+SIGNAL_QUEUES = ("SignalCriticalQueue", "SignalHighQueue", "SignalNormalQueue")
+
+
+@pytest.fixture(scope="module")
+def triage() -> Iterator[MockedFunction]:
+    with mocked_function("TriageFunction", function_dir="triage") as function:
+        yield function
+
+
+def sample_event() -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / "triage_intake_queue_batch.json").read_text())
+    return event
+
+
+def signals(function: MockedFunction) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    return [s for queue in SIGNAL_QUEUES for s in drain_url(sqs, function.stack.physical_id(queue))]
+
+
+def stored_ids(function: MockedFunction) -> list[str]:
+    table = function.stack.physical_id("ReportsTable")
+    return sorted(item["report_id"]["S"] for item in boto3.client("dynamodb").scan(TableName=table)["Items"])
+
+
+def test_sample_batch_is_triaged_and_only_the_poison_record_fails(triage: MockedFunction) -> None:
+    event = sample_event()
+    poison_id = event["Records"][-1]["messageId"]
+
+    response = triage.invoke(event)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": poison_id}]}
+    assert stored_ids(triage) == ["evt-0101", "evt-0102", "evt-0103"]
+    sent = signals(triage)
+    assert sorted(s["report_id"] for s in sent) == ["evt-0101", "evt-0102", "evt-0103"]
+    scam = next(s for s in sent if s["report_id"] == "evt-0101")
+    assert scam["theme_id"] is None  # no snapshot published yet: the novelty pool
+    bucket = triage.stack.physical_id("ArtifactsBucket")
+    keys = [
+        o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="embeddings/")["Contents"]
+    ]
+    assert keys
+    assert all(key.startswith("embeddings/dt=2026-11-24/") for key in keys)
+
+
+def test_redelivered_batch_signals_nothing_twice(triage: MockedFunction) -> None:
+    before = stored_ids(triage)
+    signals(triage)
+    event = sample_event()
+    for record in event["Records"]:
+        record["attributes"]["ApproximateReceiveCount"] = "2"
+
+    response = triage.invoke(event)
+
+    assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == [event["Records"][-1]["messageId"]]
+    assert signals(triage) == []
+    assert stored_ids(triage) == before
+
+
+def test_a_batch_of_only_poison_fails_every_record(triage: MockedFunction) -> None:
+    event = sample_event()
+    event["Records"] = [event["Records"][-1]]
+    with pytest.raises(BatchProcessingError):
+        triage.invoke(event)
