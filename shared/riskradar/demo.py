@@ -7,8 +7,11 @@ where every report went.
 
 from __future__ import annotations
 
+import json
 import random
 import sys
+import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -41,6 +44,53 @@ class PipelineCounts:
     signal_dlqs: int
 
 
+class SignalTap:
+    """Stands in for the downstream consumer of signals (a case-management tool): receives and
+    deletes signals from the three queues as they arrive, counting them and keeping the top ones."""
+
+    def __init__(self, stack: LocalStack, *, keep: int = 3) -> None:
+        self._sqs = stack.client("sqs")
+        self._queues = {level: stack.physical_id(f"Signal{level.title()}Queue") for level in SIGNAL_LEVELS}
+        self._keep = keep
+        self.received: Counter[str] = Counter()
+        self.top: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="signal-tap", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.drain_once()  # whatever arrived since the last poll
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.drain_once():
+                self._stop.wait(0.2)
+
+    def drain_once(self) -> int:
+        taken = 0
+        for level, url in self._queues.items():
+            while messages := self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            ):
+                signals = [json.loads(message["Body"]) for message in messages]
+                self.received[level] += len(signals)
+                self.top = sorted([*self.top, *signals], key=lambda s: (-s["score"], s["report_id"]))[
+                    : self._keep
+                ]
+                self._sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+                    ],
+                )
+                taken += len(messages)
+        return taken
+
+
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
     rows = read_rows(options.dataset, text_column="text")
     if options.limit:
@@ -50,8 +100,11 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
     with LocalStack.start(TEMPLATE, **local_stack_options()) as stack:
         api_url = stack.serve_http()
         print(f"local stack up: API {api_url}  (moto {stack.endpoint_url})", file=out)
-        # Triage consumes the intake queue while the replay is still sending, as on AWS.
+        # Triage consumes the intake queue while the replay is still sending, as on AWS, and a
+        # downstream consumer takes the signals off their queues.
         stack.start_background()
+        tap = SignalTap(stack)
+        tap.start()
         with tqdm(total=len(reports), desc="replay", unit="report", file=sys.stderr) as bar:
             summary = post_batches(api_url, reports, batch_size=options.batch_size, on_batch=bar.update)
         # Clients retry on timeouts: resend a slice, which intake must recognise as duplicates.
@@ -63,14 +116,15 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
         stack.stop_background()
         print("draining the intake queue through triage ...", file=out, flush=True)
         stack.run_until_idle(timeout_s=1800)
-        counts = pipeline_counts(stack)
-        top = top_signals(stack, count=3)
+        tap.stop()
+        counts = pipeline_counts(stack, tap)
+        texts = report_texts(stack, [signal["report_id"] for signal in tap.top])
     print_summary(summary, counts, retried=len(retried), out=out)
-    print_top_signals(top, out=out)
+    print_top_signals(tap.top, texts, out=out)
     return summary
 
 
-def pipeline_counts(stack: LocalStack) -> PipelineCounts:
+def pipeline_counts(stack: LocalStack, tap: SignalTap) -> PipelineCounts:
     dynamodb = stack.client("dynamodb")
     stored = 0
     for page in dynamodb.get_paginator("scan").paginate(
@@ -81,29 +135,28 @@ def pipeline_counts(stack: LocalStack) -> PipelineCounts:
         on_intake_queue=stack.queue_depth("IntakeQueue"),
         in_intake_dlq=stack.queue_depth("IntakeDeadLetterQueue"),
         stored=stored,
-        signals={level: stack.queue_depth(f"Signal{level.title()}Queue") for level in SIGNAL_LEVELS},
+        signals={
+            level: tap.received[level] + stack.queue_depth(f"Signal{level.title()}Queue")
+            for level in SIGNAL_LEVELS
+        },
         signal_dlqs=sum(
             stack.queue_depth(f"Signal{level.title()}DeadLetterQueue") for level in SIGNAL_LEVELS
         ),
     )
 
 
-def top_signals(stack: LocalStack, *, count: int) -> list[dict[str, Any]]:
-    """The highest-scored stored reports, as a strategist would pick them off the critical queue."""
-    dynamodb = stack.session.resource("dynamodb", endpoint_url=stack.endpoint_url)
-    table = dynamodb.Table(stack.physical_id("ReportsTable"))
-    items: list[dict[str, Any]] = []
-    scan: dict[str, Any] = {
-        "ProjectionExpression": "report_id, business, #t, score, priority, reasons, theme_id",
-        "ExpressionAttributeNames": {"#t": "text"},
-    }
-    while True:
-        page = table.scan(**scan)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            break
-        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(items, key=lambda item: (-int(item["score"]), item["report_id"]))[:count]
+def report_texts(stack: LocalStack, report_ids: list[str]) -> dict[str, str]:
+    """The stored (redacted) text of some reports, to show next to their signals."""
+    table = stack.session.resource("dynamodb", endpoint_url=stack.endpoint_url).Table(
+        stack.physical_id("ReportsTable")
+    )
+    texts = {}
+    for report_id in report_ids:
+        item = table.get_item(
+            Key={"report_id": report_id}, ProjectionExpression="#t", ExpressionAttributeNames={"#t": "text"}
+        )
+        texts[report_id] = str(item.get("Item", {}).get("text", ""))
+    return texts
 
 
 def print_summary(summary: ReplaySummary, counts: PipelineCounts, *, retried: int, out: TextIO) -> None:
@@ -113,7 +166,10 @@ def print_summary(summary: ReplaySummary, counts: PipelineCounts, *, retried: in
         ("duplicate", summary.duplicates, "retries recognised by report_id, not enqueued again"),
         ("rejected", summary.rejected, "refused with a field-level reason"),
         ("triaged", counts.stored, "embedded, scored and stored"),
-        *[(f"{level}", counts.signals[level], f"signals on the {level} queue") for level in SIGNAL_LEVELS],
+        *[
+            (f"{level}", counts.signals[level], f"signals routed to the {level} queue")
+            for level in SIGNAL_LEVELS
+        ],
         ("on queue", counts.on_intake_queue, "still waiting for triage"),
         (
             "in DLQ",
@@ -128,12 +184,10 @@ def print_summary(summary: ReplaySummary, counts: PipelineCounts, *, retried: in
         print(f"  requests refused with HTTP {status}: {count}", file=out)
 
 
-def print_top_signals(items: list[dict[str, Any]], *, out: TextIO) -> None:
+def print_top_signals(signals: list[dict[str, Any]], texts: dict[str, str], *, out: TextIO) -> None:
     print("\ntop signals", file=out)
-    for item in items:
-        print(
-            f"\n  [{item['priority']} {int(item['score'])}] {item['business']}: {item['text'][:110]}",
-            file=out,
-        )
-        for reason in item["reasons"]:
-            print(f"      {int(reason['points']):+d}  {reason['detail']}", file=out)
+    for signal in signals:
+        text = texts.get(signal["report_id"], "")
+        print(f"\n  [{signal['priority']} {signal['score']}] {signal['business']}: {text[:110]}", file=out)
+        for reason in signal["reasons"]:
+            print(f"      {reason['points']:+d}  {reason['detail']}", file=out)

@@ -1,18 +1,17 @@
 """DynamoDB adapters used by triage: the report store and the two sliding-window counters.
 
-Every method works on a whole batch (BatchGetItem / BatchWriteItem, one query per distinct key),
+Every method works on a whole batch (BatchGetItem / BatchWriteItem, one update per distinct key),
 because per-report round trips would cost more than embedding the batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-from boto3.dynamodb.conditions import Attr, Key
 
 #: BatchGetItem's limit per request.
 _BATCH_GET_LIMIT = 100
@@ -69,54 +68,77 @@ class SubjectReport:
     created_at: datetime
 
 
+#: Expired reporters are pruned from a subject's item once there are this many of them.
+_PRUNE_EXPIRED_AT = 50
+
+
 class SubjectReporterCounter:
     """Distinct reporters against each subject within a sliding window.
 
-    One item per (subject, reporter) holding that reporter's latest report time; DynamoDB TTL
-    removes items once they fall out of the window, so the table stays the size of the window.
+    One item per subject holding a map reporter → that reporter's latest report time, so a batch
+    costs one UpdateItem per distinct subject (which returns the whole map to count from) instead
+    of a write per report plus a query. Reporters that fell out of the window are pruned from the
+    map now and then; DynamoDB TTL removes the whole item once the subject has been quiet for a
+    window.
     """
 
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self._table = dynamodb.Table(table_name)
+        self._conditional_check_failed = dynamodb.meta.client.exceptions.ConditionalCheckFailedException
 
     def record_and_count(self, reports: Sequence[SubjectReport], *, window: timedelta) -> dict[str, int]:
         """Record the batch's reports, then count each subject's distinct reporters in the window
         ending at that subject's latest report in the batch."""
-        latest: dict[tuple[str, str], datetime] = {}
+        latest: dict[str, dict[str, int]] = {}
         for report in reports:
-            key = (report.subject_hash, report.reporter_hash)
-            latest[key] = max(latest.get(key, report.created_at), report.created_at)
-        with self._table.batch_writer(overwrite_by_pkeys=["subject_hash", "reporter_hash"]) as writer:
-            for (subject_hash, reporter_hash), created_at in latest.items():
-                writer.put_item(
-                    Item={
-                        "subject_hash": subject_hash,
-                        "reporter_hash": reporter_hash,
-                        "last_reported_at": int(created_at.timestamp()),
-                        "expires_at": int((created_at + window).timestamp()),
-                    }
-                )
-        window_end: dict[str, datetime] = {}
-        for (subject_hash, _), created_at in latest.items():
-            window_end[subject_hash] = max(window_end.get(subject_hash, created_at), created_at)
-        return {
-            subject_hash: self._count(subject_hash, since=int((end - window).timestamp()))
-            for subject_hash, end in window_end.items()
-        }
+            reporters = latest.setdefault(report.subject_hash, {})
+            stamp = int(report.created_at.timestamp())
+            reporters[report.reporter_hash] = max(reporters.get(report.reporter_hash, stamp), stamp)
+        window_s = int(window.total_seconds())
+        counts = {}
+        for subject_hash, reporters in latest.items():
+            window_end = max(reporters.values())
+            stamps = self._record(subject_hash, reporters, expires_at=window_end + window_s)
+            since = window_end - window_s
+            counts[subject_hash] = sum(1 for stamp in stamps.values() if int(stamp) >= since)
+            expired = [reporter for reporter, stamp in stamps.items() if int(stamp) < since]
+            if len(expired) >= _PRUNE_EXPIRED_AT:
+                self._prune(subject_hash, expired[:_PRUNE_EXPIRED_AT])
+        return counts
 
-    def _count(self, subject_hash: str, *, since: int) -> int:
-        count = 0
-        query: dict[str, Any] = {
-            "KeyConditionExpression": Key("subject_hash").eq(subject_hash),
-            "FilterExpression": Attr("last_reported_at").gte(since),
-            "Select": "COUNT",
+    def _record(self, subject_hash: str, reporters: Mapping[str, int], *, expires_at: int) -> dict[str, Any]:
+        names = {f"#r{i}": reporter for i, reporter in enumerate(reporters)}
+        values: dict[str, Any] = {f":t{i}": stamp for i, stamp in enumerate(reporters.values())}
+        assignments = ", ".join(f"reporters.#r{i} = :t{i}" for i in range(len(reporters)))
+        update = {
+            "Key": {"subject_hash": subject_hash},
+            "UpdateExpression": f"SET {assignments}, expires_at = :expires_at",
+            # A nested path can only be set inside an existing map: create the item first if needed.
+            "ConditionExpression": "attribute_exists(reporters)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {**values, ":expires_at": expires_at},
+            "ReturnValues": "ALL_NEW",
         }
-        while True:
-            response = self._table.query(**query)
-            count += int(response["Count"])
-            if "LastEvaluatedKey" not in response:
-                return count
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        try:
+            response = self._table.update_item(**update)
+        except self._conditional_check_failed:
+            # If another invocation creates it in between, that item is just as good.
+            with contextlib.suppress(self._conditional_check_failed):
+                self._table.put_item(
+                    Item={"subject_hash": subject_hash, "reporters": {}, "expires_at": expires_at},
+                    ConditionExpression="attribute_not_exists(subject_hash)",
+                )
+            response = self._table.update_item(**update)
+        stamps: dict[str, Any] = response["Attributes"]["reporters"]
+        return stamps
+
+    def _prune(self, subject_hash: str, reporters: Sequence[str]) -> None:
+        names = {f"#r{i}": reporter for i, reporter in enumerate(reporters)}
+        self._table.update_item(
+            Key={"subject_hash": subject_hash},
+            UpdateExpression="REMOVE " + ", ".join(f"reporters.{name}" for name in names),
+            ExpressionAttributeNames=names,
+        )
 
 
 class ThemeActivityCounter:

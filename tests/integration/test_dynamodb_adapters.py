@@ -1,0 +1,77 @@
+"""DynamoDB adapters against moto: the sliding-window subject counter and the report store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from riskradar.adapters.dynamodb import ReportStore, SubjectReport, SubjectReporterCounter
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+WEEK = timedelta(days=7)
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        resource = boto3.resource("dynamodb", region_name="us-east-1")
+        resource.create_table(
+            TableName="subjects",
+            KeySchema=[{"AttributeName": "subject_hash", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "subject_hash", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        resource.create_table(
+            TableName="reports",
+            KeySchema=[{"AttributeName": "report_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "report_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield resource
+
+
+def at(days: float) -> datetime:
+    return T0 + timedelta(days=days)
+
+
+def test_counts_distinct_reporters_per_subject_within_the_window(dynamodb: Any) -> None:
+    counter = SubjectReporterCounter(dynamodb, "subjects")
+    first = counter.record_and_count(
+        [
+            SubjectReport("seller-a", "alice", at(0)),
+            SubjectReport("seller-a", "alice", at(0.1)),  # the same reporter twice counts once
+            SubjectReport("seller-a", "bob", at(0.2)),
+            SubjectReport("seller-b", "carol", at(0.3)),
+        ],
+        window=WEEK,
+    )
+    assert first == {"seller-a": 2, "seller-b": 1}
+
+    later = counter.record_and_count([SubjectReport("seller-a", "dave", at(3))], window=WEEK)
+    assert later == {"seller-a": 3}  # alice and bob are still inside the 7 days
+
+    much_later = counter.record_and_count([SubjectReport("seller-a", "erin", at(9))], window=WEEK)
+    assert much_later == {"seller-a": 2}  # dave (day 3) and erin; alice and bob fell out
+
+
+def test_expired_reporters_are_pruned_from_the_subject_item(dynamodb: Any) -> None:
+    counter = SubjectReporterCounter(dynamodb, "subjects")
+    counter.record_and_count([SubjectReport("seller-z", f"old-{i}", at(0)) for i in range(60)], window=WEEK)
+    counts = counter.record_and_count([SubjectReport("seller-z", "new", at(30))], window=WEEK)
+    assert counts == {"seller-z": 1}
+    reporters = dynamodb.Table("subjects").get_item(Key={"subject_hash": "seller-z"})["Item"]["reporters"]
+    assert len(reporters) == 11  # 50 of the 60 expired ones pruned in one go, the rest next time
+
+
+def test_report_store_finds_existing_reports_in_batches(dynamodb: Any) -> None:
+    store = ReportStore(dynamodb, "reports")
+    store.put_many([{"report_id": f"r-{i}", "score": i} for i in range(0, 250, 2)])
+    found = store.existing(f"r-{i}" for i in range(250))
+    assert found == {f"r-{i}" for i in range(0, 250, 2)}
+    store.put_many([{"report_id": "r-0", "score": 99}])  # the same key again: still one record
+    assert store.get("r-0") == {"report_id": "r-0", "score": 99}
