@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean
+.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
@@ -55,3 +55,10 @@ bench-import: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Theme clustering against BERTopic (quality, speed) and at 10k-100k reports. BERTopic and its
+# dependencies are benchmark-only: installed into .venv by this target alone.
+bench-cluster: $(VENV)/.installed requirements-bench.txt
+	$(VENV)/bin/pip install -q -r requirements-bench.txt
+	$(PY) benchmarks/cluster_quality.py
+	$(PY) benchmarks/cluster_scale.py

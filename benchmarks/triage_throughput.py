@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -47,6 +47,9 @@ from riskradar.local.defaults import LOCAL_ID_HASH_KEY, PROJECT_ROOT, TEMPLATE
 from riskradar.models import QueuedReport, Reporter, ReporterRole, ReportIn
 from riskradar.pseudonymize import IdHasher
 
+if TYPE_CHECKING:
+    from riskradar.local import LocalStack
+
 DATASET = PROJECT_ROOT / "data" / "banking77" / "train.csv"
 TRIAGE_FUNCTION = "TriageFunction"
 INTAKE_QUEUE = "IntakeQueue"
@@ -55,6 +58,8 @@ REPORTS_TABLE = "ReportsTable"
 BUSINESSES = ("shop", "live", "payments", "ads")
 ROLES = (ReporterRole.USER, ReporterRole.SELLER, ReporterRole.CREATOR)
 GOAL = 0.85
+#: Above this share of the CPU taken by other processes, a run is flagged as skewed.
+NOISY = 0.10
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class RawResult:
     backend: str
     forward_batch: int
     texts_per_s: float
+    #: Share of the machine's CPU that other processes used meanwhile.
+    others: float
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,51 @@ class TriageResult:
     stored: int
     left_on_queue: int
     in_dead_letter_queue: int
-    batches: int
+    #: Wall time of each TriageFunction invocation (one per SQS batch), in delivery order.
+    handler_seconds: list[float]
+    #: Share of the machine's CPU that other processes used meanwhile.
+    others: float
+
+    @property
+    def batches(self) -> int:
+        return len(self.handler_seconds)
 
     def reports_per_s(self, count: int) -> float:
         return count / self.seconds
+
+
+class OtherProcesses:
+    """Share of the machine's CPU time used by other processes while a block runs.
+
+    Benchmarks on shared 2-core VMs are skewed whenever something else runs; this says when.
+    Linux only (/proc/stat); 0.0 elsewhere.
+    """
+
+    def __init__(self) -> None:
+        self.share = 0.0
+
+    def __enter__(self) -> OtherProcesses:
+        self._start = (_machine_jiffies(), os.times())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        (busy_0, total_0), times_0 = self._start
+        (busy_1, total_1), times_1 = _machine_jiffies(), os.times()
+        if total_1 <= total_0:
+            return
+        ticks = os.sysconf("SC_CLK_TCK")
+        own = (times_1.user + times_1.system - times_0.user - times_0.system) * ticks
+        self.share = max(0.0, (busy_1 - busy_0) - own) / (total_1 - total_0)
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine since boot."""
+    stat = Path("/proc/stat")
+    if not stat.is_file():
+        return 0, 0
+    fields = [int(value) for value in stat.read_text().splitlines()[0].split()[1:8]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 # ---------------------------------------------------------------- inputs
@@ -109,11 +157,19 @@ def queued_reports(texts: Sequence[str]) -> list[QueuedReport]:
 
 def measure_raw(embedder: SentenceEmbedder, texts: Sequence[str], batch_size: int) -> RawResult:
     embedder.encode(texts[:batch_size])  # warm: first-call allocations, lazy kernels
-    started = time.perf_counter()
-    for start in range(0, len(texts), batch_size):
-        embedder.encode(texts[start : start + batch_size])
-    elapsed = time.perf_counter() - started
-    return RawResult(embedder.backend, embedder.batch_size, len(texts) / elapsed)
+    with OtherProcesses() as others:
+        started = time.perf_counter()
+        for start in range(0, len(texts), batch_size):
+            embedder.encode(texts[start : start + batch_size])
+        elapsed = time.perf_counter() - started
+    return RawResult(embedder.backend, embedder.batch_size, len(texts) / elapsed, others.share)
+
+
+def measure_torch_raw(texts: Sequence[str], batch_size: int) -> RawResult:
+    """The same measurement with the reference torch backend, for the backend comparison."""
+    embedder = SentenceEmbedder(resolve_model_path(None), backend="torch")
+    embedder.load()
+    return measure_raw(embedder, texts, batch_size)
 
 
 # ---------------------------------------------------------------- (b) triage on the local stack
@@ -137,7 +193,7 @@ def template_batch_size() -> int:
     return sizes[0]
 
 
-def send_to_queue(stack: Any, reports: Sequence[QueuedReport]) -> None:
+def send_to_queue(stack: LocalStack, reports: Sequence[QueuedReport]) -> None:
     sqs = stack.client("sqs")
     url = stack.physical_id(INTAKE_QUEUE)
     for start in range(0, len(reports), 10):  # SendMessageBatch takes ten entries at most
@@ -150,7 +206,7 @@ def send_to_queue(stack: Any, reports: Sequence[QueuedReport]) -> None:
             raise SystemExit(f"could not enqueue: {response['Failed']}")
 
 
-def count_items(stack: Any, logical_id: str) -> int:
+def count_items(stack: LocalStack, logical_id: str) -> int:
     paginator = stack.client("dynamodb").get_paginator("scan")
     return sum(
         int(page["Count"])
@@ -158,33 +214,36 @@ def count_items(stack: Any, logical_id: str) -> int:
     )
 
 
-def run_triage(stack: Any, reports: Sequence[QueuedReport], profile: Path | None) -> TriageResult:
+def run_triage(stack: LocalStack, reports: Sequence[QueuedReport], profile: Path | None) -> TriageResult:
     function = stack.function(TRIAGE_FUNCTION)
-    batches = 0
+    handler_seconds: list[float] = []
     original_invoke = function.invoke
 
-    def counting_invoke(event: Any) -> Any:  # observes the deliveries, changes nothing
-        nonlocal batches
-        batches += 1
-        return original_invoke(event)
+    def timed_invoke(event: Any) -> Any:  # observes the deliveries, changes nothing
+        started = time.perf_counter()
+        try:
+            return original_invoke(event)
+        finally:
+            handler_seconds.append(time.perf_counter() - started)
 
-    function.invoke = counting_invoke
+    function.invoke = timed_invoke  # type: ignore[method-assign]
     send_to_queue(stack, reports)
     if stack.queue_depth(INTAKE_QUEUE) != len(reports):
         raise SystemExit(
             f"expected {len(reports)} messages on {INTAKE_QUEUE}, found {stack.queue_depth(INTAKE_QUEUE)}"
         )
     profiler = cProfile.Profile() if profile else None
-    started = time.perf_counter()
-    try:
-        if profiler is not None:
-            profiler.enable()
-        stack.run_until_idle(timeout_s=max(300.0, len(reports) * 0.5))
-    finally:
-        if profiler is not None:
-            profiler.disable()
-        function.invoke = original_invoke
-    elapsed = time.perf_counter() - started
+    with OtherProcesses() as others:
+        started = time.perf_counter()
+        try:
+            if profiler is not None:
+                profiler.enable()
+            stack.run_until_idle(timeout_s=max(300.0, len(reports) * 0.5))
+        finally:
+            if profiler is not None:
+                profiler.disable()
+            function.invoke = original_invoke  # type: ignore[method-assign]
+        elapsed = time.perf_counter() - started
     if profiler is not None and profile is not None:
         profiler.dump_stats(str(profile))
         print_profile(profiler, elapsed)
@@ -193,7 +252,8 @@ def run_triage(stack: Any, reports: Sequence[QueuedReport], profile: Path | None
         stored=count_items(stack, REPORTS_TABLE),
         left_on_queue=stack.queue_depth(INTAKE_QUEUE),
         in_dead_letter_queue=stack.queue_depth(INTAKE_DLQ),
-        batches=batches,
+        handler_seconds=handler_seconds,
+        others=others.share,
     )
 
 
@@ -280,6 +340,7 @@ def main() -> None:
 
     results: dict[str, Any] = {"machine": info, "reports": len(reports), "batch_size": batch_size}
     raws: list[RawResult] = []
+    torch_raw: RawResult | None = None
     triage: TriageResult | None = None
     if with_triage:
         from riskradar.local import LocalStack
@@ -295,14 +356,20 @@ def main() -> None:
             print(f"model load (in-process, imports included): {load_s:.1f} s")
             results["model_load_s"] = load_s
             raws.append(measure_raw(embedder, texts, batch_size))
-            print(f"(a) raw encode, before: {raws[-1].texts_per_s:7.1f} texts/s")
+            torch_raw = measure_torch_raw(texts, batch_size) if args.compare_torch else None
+            print(
+                f"(a) raw encode, before: {raws[-1].texts_per_s:7.1f} texts/s (others: {raws[-1].others:.0%})"
+            )
             triage = run_triage(stack, reports, args.profile)
             raws.append(measure_raw(embedder, texts, batch_size))
-            print(f"(a) raw encode, after:  {raws[-1].texts_per_s:7.1f} texts/s")
+            print(
+                f"(a) raw encode, after:  {raws[-1].texts_per_s:7.1f} texts/s (others: {raws[-1].others:.0%})"
+            )
     else:
         embedder = SentenceEmbedder(resolve_model_path(None))
         results["model_load_s"] = timed(embedder.load)
         raws.append(measure_raw(embedder, texts, batch_size))
+        torch_raw = measure_torch_raw(texts, batch_size) if args.compare_torch else None
     raw_rate = statistics.fmean(r.texts_per_s for r in raws)
     rows: list[tuple[str, str]] = [
         (
@@ -311,14 +378,11 @@ def main() -> None:
         )
     ]
     results["raw_texts_per_s"] = [r.texts_per_s for r in raws]
-    if args.compare_torch:
-        torch_embedder = SentenceEmbedder(resolve_model_path(None), backend="torch")
-        torch_embedder.load()
-        torch_raw = measure_raw(torch_embedder, texts, batch_size)
+    if torch_raw is not None:
         results["raw_torch_texts_per_s"] = torch_raw.texts_per_s
         rows.append(
             (
-                f"raw, torch backend (forward batch {torch_raw.forward_batch})",
+                f"raw, torch backend (forward batch {torch_raw.forward_batch}, measured next to the first)",
                 f"{torch_raw.texts_per_s:,.0f} texts/s",
             )
         )
@@ -335,9 +399,28 @@ def main() -> None:
             in_dead_letter_queue=triage.in_dead_letter_queue,
             batches=triage.batches,
         )
+        handler_s = sum(triage.handler_seconds)
+        handler_rate = len(reports) / handler_s
+        handler_ratio = handler_rate / raw_rate
+        first, last = triage.handler_seconds[0], triage.handler_seconds[-1]
+        results.update(
+            handler_s=handler_s,
+            handler_reports_per_s=handler_rate,
+            handler_ratio=handler_ratio,
+            handler_seconds=triage.handler_seconds,
+        )
         rows += [
             (f"triage end to end, local stack ({triage.batches} SQS batches)", f"{rate:,.0f} reports/s"),
             (f"triage / raw (goal >= {GOAL})", f"{ratio:.2f} {'met' if ratio >= GOAL else 'NOT met'}"),
+            (
+                "inside TriageFunction only (no SQS polling)",
+                f"{handler_rate:,.0f} reports/s, {handler_ratio:.2f} of raw; "
+                f"batch {first:.2f} s first, {last:.2f} s last",
+            ),
+            (
+                "local stack's SQS polling (receive + delete)",
+                f"{triage.seconds - handler_s:.1f} s of {triage.seconds:.1f} s",
+            ),
             (
                 "reports stored / failed",
                 f"{triage.stored:,} / {failures:,} ({triage.in_dead_letter_queue} in DLQ, "
@@ -346,6 +429,17 @@ def main() -> None:
         ]
         if triage.stored != len(reports):
             print(f"WARNING: {len(reports)} reports sent, {triage.stored} stored in {REPORTS_TABLE}")
+    shares = [raw.others for raw in raws] + ([triage.others] if triage is not None else [])
+    results["other_processes_cpu_share"] = shares
+    rows.append(
+        (
+            "CPU used by other processes meanwhile",
+            " / ".join(f"{share:.0%}" for share in shares)
+            + (" (raw before / triage / raw after)" if triage is not None else ""),
+        )
+    )
+    if max(shares) > NOISY:
+        print(f"WARNING: other processes used up to {max(shares):.0%} of the CPU: the numbers are skewed")
     rss = peak_rss_mb()
     results["peak_rss_mb"] = rss
     rows.append(("peak RSS of the process", f"{rss:,.0f} MB"))

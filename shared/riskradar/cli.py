@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import signal
 import sys
 import threading
@@ -22,6 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dataset", type=Path, help="CSV file with a 'text' column (default: Banking77)")
     demo.add_argument("--limit", type=int, help="replay only the first N rows")
     demo.add_argument("--batch-size", type=int, default=100, help="reports per batch request (1-100)")
+    demo.add_argument(
+        "--label-column", default="category", help="label column ('' for none; default: category)"
+    )
+    demo.add_argument(
+        "--emerging-label",
+        default="compromised_card",
+        help="label held back until the last days of the replay, to emerge ('' for none)",
+    )
 
     serve = commands.add_parser("serve", help="run the local stack and its HTTP API until Ctrl-C")
     serve.add_argument("--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: a free one)")
@@ -39,9 +48,14 @@ def main(argv: list[str] | None = None) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from riskradar.demo import DemoOptions, run_demo
 
-    options = DemoOptions(limit=args.limit, batch_size=args.batch_size)
+    options = DemoOptions(
+        limit=args.limit,
+        batch_size=args.batch_size,
+        label_column=args.label_column or None,
+        emerging_label=(args.emerging_label or None) if args.label_column else None,
+    )
     if args.dataset:
-        options = DemoOptions(dataset=args.dataset, limit=args.limit, batch_size=args.batch_size)
+        options = dataclasses.replace(options, dataset=args.dataset)
     run_demo(options)
     return 0
 

@@ -64,3 +64,9 @@ class TriageSettings(_EnvModel):
     #: Optional JSON with per-business scoring overrides (see riskradar.scoring).
     scoring_config: str = ""
     subject_window_days: int = Field(default=7, ge=1, le=90)
+
+
+class ReclusterSettings(_EnvModel):
+    artifacts_bucket: str
+    alerts_queue_url: str
+    recluster_window_days: int = Field(default=30, ge=1, le=90)

@@ -8,11 +8,13 @@ where every report went.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,6 +22,7 @@ from tqdm import tqdm
 
 from riskradar.local import LocalStack
 from riskradar.local.defaults import PROJECT_ROOT, TEMPLATE, local_stack_options
+from riskradar.models import ThemeAlert
 from riskradar.replay import ReplayPlan, ReplaySummary, post_batches, read_rows, synthesize_reports
 
 DATASET = PROJECT_ROOT / "data" / "banking77" / "train.csv"
@@ -33,6 +36,9 @@ class DemoOptions:
     batch_size: int = 100
     retry_share: float = 0.02
     seed: int = 7
+    label_column: str | None = "category"
+    #: A fraud-like intent held back until the last days of the replay, where it emerges.
+    emerging_label: str | None = "compromised_card"
 
 
 @dataclass(frozen=True)
@@ -92,11 +98,23 @@ class SignalTap:
 
 
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
-    rows = read_rows(options.dataset, text_column="text")
-    if options.limit:
-        rows = rows[: options.limit]
-    reports = synthesize_reports(rows, ReplayPlan(seed=options.seed, id_prefix="b77"))
-    print(f"riskradar demo: {len(reports):,} reports from {options.dataset.name}", file=out)
+    rows = read_rows(options.dataset, text_column="text", label_column=options.label_column)
+    if options.limit and options.limit < len(rows):
+        # A random sample: files like Banking77 are sorted by label, and a head would miss most.
+        rows = random.Random(options.seed).sample(rows, options.limit)
+    plan = ReplayPlan(seed=options.seed, id_prefix="b77", emerging_label=options.emerging_label)
+    reports = synthesize_reports(rows, plan)
+    # History first, then the last days in which the held-back theme appears and grows.
+    split = (plan.end - timedelta(days=plan.emerging_days)).isoformat().replace("+00:00", "Z")
+    history = [report for report in reports if report["created_at"] < split]
+    recent = reports[len(history) :]
+    print(
+        f"riskradar demo: {len(reports):,} reports from {options.dataset.name}; "
+        f"{options.emerging_label!r} held back until the last {plan.emerging_days:g} days",
+        file=out,
+    )
+    # The demo reports progress itself; the local stack's per-batch log lines would drown it.
+    logging.getLogger("riskradar.local").setLevel(logging.WARNING)
     with LocalStack.start(TEMPLATE, **local_stack_options()) as stack:
         api_url = stack.serve_http()
         print(f"local stack up: API {api_url}  (moto {stack.endpoint_url})", file=out)
@@ -105,16 +123,21 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
         stack.start_background()
         tap = SignalTap(stack)
         tap.start()
-        with tqdm(total=len(reports), desc="replay", unit="report", file=sys.stderr) as bar:
-            summary = post_batches(api_url, reports, batch_size=options.batch_size, on_batch=bar.update)
+        summary = ReplaySummary()
+        for phase, batch in (("history", history), ("recent days", recent)):
+            with tqdm(total=len(batch), desc=f"replay {phase}", unit="report", file=sys.stderr) as bar:
+                replayed = post_batches(api_url, batch, batch_size=options.batch_size, on_batch=bar.update)
+            summary.add(replayed)
+            stack.stop_background()
+            stack.run_until_idle(timeout_s=1800)
+            # The scheduled recluster job, fired as its EventBridge rule would be.
+            run = stack.fire_schedule("ReclusterFunction")
+            print_recluster(phase, run, alerts=drain_alerts(stack), out=out)
+            stack.start_background()
         # Clients retry on timeouts: resend a slice, which intake must recognise as duplicates.
         retried = random.Random(options.seed).sample(reports, int(len(reports) * options.retry_share))
-        retry_summary = post_batches(api_url, retried, batch_size=options.batch_size)
-        summary.sent += retry_summary.sent
-        summary.statuses.update(retry_summary.statuses)
-        summary.refused_requests.update(retry_summary.refused_requests)
+        summary.add(post_batches(api_url, retried, batch_size=options.batch_size))
         stack.stop_background()
-        print("draining the intake queue through triage ...", file=out, flush=True)
         stack.run_until_idle(timeout_s=1800)
         tap.stop()
         counts = pipeline_counts(stack, tap)
@@ -122,6 +145,35 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
     print_summary(summary, counts, retried=len(retried), out=out)
     print_top_signals(tap.top, texts, out=out)
     return summary
+
+
+def drain_alerts(stack: LocalStack) -> list[ThemeAlert]:
+    sqs = stack.client("sqs")
+    url = stack.physical_id("AlertsQueue")
+    alerts = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        alerts += [ThemeAlert.model_validate_json(message["Body"]) for message in messages]
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+    return alerts
+
+
+def print_recluster(phase: str, run: dict[str, Any], *, alerts: list[ThemeAlert], out: TextIO) -> None:
+    print(
+        f"\nrecluster after the {phase}: snapshot v{run['snapshot_version']}, {run['themes']} themes "
+        f"from {run['reports']:,} reports ({run['left_out']} left out), {len(run['emerging'])} emerging",
+        file=out,
+    )
+    for alert in alerts:
+        print(
+            f'  ALERT emerging theme {alert.theme_id} "{alert.theme_label}": {alert.observed} reports '
+            f"recently vs {alert.expected:.1f} expected (surprise {alert.surprise:.1f} nats)",
+            file=out,
+        )
+        for example in alert.examples[:2]:
+            print(f"        e.g. {example[:100]}", file=out)
 
 
 def pipeline_counts(stack: LocalStack, tap: SignalTap) -> PipelineCounts:

@@ -253,3 +253,28 @@ def signal_json_schema() -> dict[str, Any]:
         "$id": SIGNAL_SCHEMA_ID,
         **Signal.model_json_schema(),
     }
+
+
+THEME_ALERT_SCHEMA_VERSION: Literal["1"] = "1"
+
+
+class ThemeAlert(_Strict):
+    """An emerging-theme alert (alerts queue, schema version 1): a theme whose current rate is
+    improbable under its own baseline share of the overall volume."""
+
+    schema_version: Literal["1"] = THEME_ALERT_SCHEMA_VERSION
+    alert_id: str
+    #: "batch": found by a scheduled recluster run; "online": by novelty detection between runs.
+    source: Literal["batch", "online"]
+    theme_id: str
+    theme_label: str
+    keywords: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+    #: Surprise in nats (-ln P(X >= observed)) of the theme's recent count.
+    surprise: float
+    observed: int = Field(ge=0)
+    expected: float = Field(ge=0)
+    #: Reports in the theme over the whole window.
+    size: int = Field(ge=0)
+    snapshot_version: int = Field(ge=0)
+    detected_at: UtcDatetime

@@ -120,6 +120,10 @@ class ReplayPlan:
     id_prefix: str = "replay"
     reporters: int = 4000
     subjects: int = 400
+    #: A label held back until the last `emerging_days`, where it appears and grows (linearly
+    #: rising rate): a new theme emerging against steady background traffic.
+    emerging_label: str | None = None
+    emerging_days: float = 2.0
 
 
 def synthesize_reports(rows: Sequence[SourceRow], plan: ReplayPlan) -> list[dict[str, Any]]:
@@ -127,9 +131,18 @@ def synthesize_reports(rows: Sequence[SourceRow], plan: ReplayPlan) -> list[dict
     rng = random.Random(plan.seed)
     start = plan.end - timedelta(days=plan.days)
     span_seconds = plan.days * 86_400
-    offsets = sorted(rng.randrange(span_seconds) for _ in rows)
+    emerging_seconds = plan.emerging_days * 86_400
+    timed = []
+    for row in rows:
+        if plan.emerging_label is not None and row.label == plan.emerging_label:
+            # sqrt of a uniform draw: density grows linearly towards the end.
+            offset = int(span_seconds - emerging_seconds + emerging_seconds * rng.random() ** 0.5)
+        else:
+            offset = rng.randrange(span_seconds)
+        timed.append((min(offset, span_seconds - 1), row))
+    timed.sort(key=lambda pair: pair[0])
     reports = []
-    for number, (row, offset) in enumerate(zip(rows, offsets, strict=True)):
+    for number, (offset, row) in enumerate(timed):
         business = _weighted(rng, BUSINESS_WEIGHTS)
         report: dict[str, Any] = {
             "report_id": f"{plan.id_prefix}-{number:06d}",
@@ -166,6 +179,11 @@ class ReplaySummary:
     statuses: Counter[str] = field(default_factory=Counter)
     #: Requests refused as a whole, by HTTP status.
     refused_requests: Counter[int] = field(default_factory=Counter)
+
+    def add(self, other: ReplaySummary) -> None:
+        self.sent += other.sent
+        self.statuses.update(other.statuses)
+        self.refused_requests.update(other.refused_requests)
 
     @property
     def accepted(self) -> int:

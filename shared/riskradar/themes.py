@@ -5,6 +5,10 @@ vectors, the same space as report embeddings) plus what a strategist and the sco
 about each theme. Assignment is nearest-centroid by cosine similarity, accepted only above the
 theme's own threshold — a tight theme demands a close match, a broad one accepts looser ones.
 Everything else goes to the novelty pool, where new themes are discovered.
+
+Theme ids are stable across recluster runs; each theme records the run's lineage event (born,
+continued, merged, split) and themes with no successor are kept as dormant, without a centroid —
+see riskradar.theme_identity for the rules.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -24,14 +29,59 @@ SNAPSHOT_SCHEMA_VERSION = "1"
 DEFAULT_ASSIGNMENT_THRESHOLD = 0.5
 
 
+class LineageEvent(StrEnum):
+    """What the recluster run that published a snapshot did to a theme (see riskradar.theme_identity)."""
+
+    BORN = "born"
+    CONTINUED = "continued"
+    MERGED = "merged"
+    SPLIT = "split"
+    DORMANT = "dormant"
+
+
+class LineageParent(BaseModel):
+    """A previous theme that a theme came from, as it was when the run started."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    theme_id: str
+    label: str
+    named_by_strategist: bool = False
+    verdict: str | None = None
+    #: Reports present in both runs that were in the parent and are in this theme now.
+    shared_reports: int = Field(default=0, ge=0)
+    #: shared_reports over the parent's reports present in both runs (0 when it had none).
+    share_of_parent: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class ThemeLineage(BaseModel):
+    """The latest event in a theme's history; earlier ones are in earlier snapshot versions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event: LineageEvent
+    #: The snapshot version whose recluster run recorded the event.
+    version: int = Field(ge=0)
+    #: Largest first. Continued: the theme itself; merged: every theme that went into it; split: the
+    #: one theme it came from; born and dormant: none.
+    parents: tuple[LineageParent, ...] = ()
+    #: Matched on centroids alone: no report was in both runs to vouch for the match.
+    by_centroid: bool = False
+
+
 class ThemeInfo(BaseModel):
     """Per-theme metadata in a snapshot (the centroid lives beside it, row by row)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     theme_id: str
+    #: What triage shows: the strategist's name when `named_by_strategist`, else the automatic label.
     label: str
     keywords: tuple[str, ...] = ()
+    #: A few reports near the centroid (redacted text), for a strategist to see what the theme is.
+    examples: tuple[str, ...] = ()
+    #: A strategist named the theme: recluster runs keep `label` (and `verdict`) instead of relabelling.
+    named_by_strategist: bool = False
     #: Minimum cosine similarity to the centroid for a report to join this theme.
     threshold: float = Field(default=DEFAULT_ASSIGNMENT_THRESHOLD, ge=-1.0, le=1.0)
     #: The strategist's verdict on the theme: fraud, abuse, benign, needs_review — or none yet.
@@ -40,6 +90,10 @@ class ThemeInfo(BaseModel):
     #: Reports per hour the theme usually sees; velocity is measured against it.
     baseline_hourly_rate: float | None = Field(default=None, ge=0)
     size: int = Field(default=0, ge=0)
+    #: When the theme id was minted, and when a recluster run last found the theme.
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    lineage: ThemeLineage | None = None
 
 
 class SnapshotManifest(BaseModel):
@@ -53,6 +107,12 @@ class SnapshotManifest(BaseModel):
     dimension: int = Field(gt=0)
     themes: tuple[ThemeInfo, ...]
     centroids_key: str
+    #: Themes with no successor in a recent run: kept for their ids, names and verdicts, never
+    #: assigned to (they have no row in the centroids).
+    dormant_themes: tuple[ThemeInfo, ...] = ()
+    #: The .npz with each theme's member report ids in the run that published the snapshot: the
+    #: next run matches its clusters to these themes by the reports they share.
+    members_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +122,8 @@ class ThemeSnapshot:
     themes: tuple[ThemeInfo, ...]
     #: (len(themes), dimension) float32, unit rows; row i is the centroid of themes[i].
     centroids: Vectors = field(repr=False)
+    #: Themes without a centroid, which triage never assigns to (see SnapshotManifest.dormant_themes).
+    dormant: tuple[ThemeInfo, ...] = ()
 
     def __post_init__(self) -> None:
         if self.centroids.ndim != 2 or self.centroids.shape[0] != len(self.themes):

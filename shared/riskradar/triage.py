@@ -44,6 +44,8 @@ from riskradar.themes import Assignment, ThemeSnapshot, Vectors, assign_to_theme
 
 #: The theme id under which novelty-pool reports are counted.
 NOVELTY_POOL = "novelty"
+#: A theme's velocity counts only once its current hour holds at least this many reports.
+MIN_REPORTS_FOR_VELOCITY = 5
 
 
 class Embedder(Protocol):
@@ -174,7 +176,9 @@ class TriageService:
         for (theme_id, hour), total in totals.items():
             theme = snapshot.theme(theme_id)
             baseline = theme.baseline_hourly_rate if theme else None
-            velocity[(theme_id, hour)] = total / baseline if baseline else None
+            # Below a handful of reports an hour, a ratio is noise (1 report vs 0.1 expected is "10x").
+            enough = total >= MIN_REPORTS_FOR_VELOCITY
+            velocity[(theme_id, hour)] = total / baseline if baseline and enough else None
         return velocity
 
     def _write_shards(
@@ -193,6 +197,7 @@ class TriageService:
                         [reports[row].created_at.timestamp() for row in rows], dtype=np.float64
                     ),
                     vectors=vectors[rows],
+                    texts=tuple(reports[row].text for row in rows),
                 )
             )
 

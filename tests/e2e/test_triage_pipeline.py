@@ -100,7 +100,8 @@ def test_reports_become_signals_once_and_poison_goes_to_the_dlq(stack: LocalStac
         record = stored_report(stack, report["report_id"])
         assert record is not None
         assert record["text"] == report["text"]
-        assert record["theme_id"] == "novelty"  # no snapshot yet: everything is novel
+        signal = next(s for s in all_signals if s["report_id"] == report["report_id"])
+        assert record["theme_id"] == (signal["theme_id"] or "novelty")
         assert 0 <= int(record["score"]) <= 100
     # Seven distinct reporters against seller-9 by the end of the batch.
     assert any(r["factor"] == "distinct_reporters" for s in all_signals for r in s["reasons"])

@@ -2,9 +2,10 @@
 
 Layout in the artifacts bucket:
 
-    embeddings/dt=YYYY-MM-DD/<shard id>.npz   one shard per triaged batch and day: vectors + ids
+    embeddings/dt=YYYY-MM-DD/<shard id>.npz   one shard per triaged batch and day: vectors, ids, texts
     themes/v<version>/manifest.json           a published snapshot: theme metadata ...
-    themes/v<version>/centroids.npy           ... and its centroids
+    themes/v<version>/centroids.npy           ... its centroids ...
+    themes/v<version>/members.npz             ... and each theme's member report ids in that run
     themes/current.json                       the pointer readers follow: {"version", "manifest_key"}
 
 A snapshot is published by writing its two objects first and the pointer last. Each S3 PUT is
@@ -16,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -38,6 +40,8 @@ class EmbeddingShard:
     #: Report creation times, seconds since the epoch.
     created_at: npt.NDArray[np.float64]
     vectors: Vectors
+    #: The redacted report texts, so that recluster can label themes from S3 alone.
+    texts: tuple[str, ...] = ()
 
 
 class EmbeddingShardStore:
@@ -54,6 +58,7 @@ class EmbeddingShardStore:
             report_ids=np.array(shard.report_ids, dtype=np.str_),
             theme_ids=np.array(shard.theme_ids, dtype=np.str_),
             created_at=shard.created_at.astype(np.float64),
+            texts=np.array(shard.texts, dtype=np.str_),
         )
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=buffer.getvalue())
         return key
@@ -78,6 +83,7 @@ class EmbeddingShardStore:
                 theme_ids=tuple(str(v) for v in data["theme_ids"]),
                 created_at=data["created_at"],
                 vectors=data["vectors"],
+                texts=tuple(str(v) for v in data["texts"]) if "texts" in data.files else (),
             )
 
 
@@ -89,6 +95,7 @@ class ThemeSnapshotStore:
         self._bucket = bucket
         self._dimension = dimension
         self._cached: ThemeSnapshot | None = None
+        self._members_key: str | None = None
 
     def current(self) -> ThemeSnapshot:
         """The published snapshot; an empty one before the first publication.
@@ -107,23 +114,51 @@ class ThemeSnapshotStore:
         return self._cached
 
     def _load(self, manifest_key: str) -> ThemeSnapshot:
-        manifest = SnapshotManifest.model_validate_json(
-            self._s3.get_object(Bucket=self._bucket, Key=manifest_key)["Body"].read()
-        )
+        manifest = self._manifest(manifest_key)
         raw = self._s3.get_object(Bucket=self._bucket, Key=manifest.centroids_key)["Body"].read()
         centroids = np.load(io.BytesIO(raw), allow_pickle=False).astype(np.float32)
-        return ThemeSnapshot(manifest.version, manifest.created_at, manifest.themes, centroids)
+        self._members_key = manifest.members_key
+        return ThemeSnapshot(
+            manifest.version, manifest.created_at, manifest.themes, centroids, dormant=manifest.dormant_themes
+        )
 
-    def publish(self, snapshot: ThemeSnapshot) -> SnapshotManifest:
+    def _manifest(self, manifest_key: str) -> SnapshotManifest:
+        return SnapshotManifest.model_validate_json(
+            self._s3.get_object(Bucket=self._bucket, Key=manifest_key)["Body"].read()
+        )
+
+    def current_members(self) -> dict[str, list[str]]:
+        """Member report ids per theme of the current snapshot (empty before the first one)."""
+        self.current()
+        if not self._members_key:
+            return {}
+        raw = self._s3.get_object(Bucket=self._bucket, Key=self._members_key)["Body"].read()
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+            theme_ids = [str(v) for v in data["theme_ids"]]
+            members: dict[str, list[str]] = {theme_id: [] for theme_id in theme_ids}
+            for report_id, theme_index in zip(data["report_ids"], data["theme_index"], strict=True):
+                members[theme_ids[int(theme_index)]].append(str(report_id))
+        return members
+
+    def publish(
+        self, snapshot: ThemeSnapshot, *, members: Mapping[str, Sequence[str]] | None = None
+    ) -> SnapshotManifest:
+        """Write the snapshot's objects, then the pointer: readers switch to it atomically."""
         prefix = f"themes/v{snapshot.version:010d}/"
         buffer = io.BytesIO()
         np.save(buffer, snapshot.centroids.astype(np.float32), allow_pickle=False)
+        members_key = None
+        if members is not None:
+            members_key = f"{prefix}members.npz"
+            self._s3.put_object(Bucket=self._bucket, Key=members_key, Body=_members_npz(members))
         manifest = SnapshotManifest(
             version=snapshot.version,
             created_at=snapshot.created_at,
             dimension=int(snapshot.centroids.shape[1]),
             themes=snapshot.themes,
             centroids_key=f"{prefix}centroids.npy",
+            dormant_themes=snapshot.dormant,
+            members_key=members_key,
         )
         self._s3.put_object(Bucket=self._bucket, Key=manifest.centroids_key, Body=buffer.getvalue())
         manifest_key = f"{prefix}manifest.json"
@@ -131,3 +166,17 @@ class ThemeSnapshotStore:
         pointer = {"version": snapshot.version, "manifest_key": manifest_key}
         self._s3.put_object(Bucket=self._bucket, Key=SNAPSHOT_POINTER_KEY, Body=json.dumps(pointer).encode())
         return manifest
+
+
+def _members_npz(members: Mapping[str, Sequence[str]]) -> bytes:
+    theme_ids = list(members)
+    report_ids = [report_id for theme_id in theme_ids for report_id in members[theme_id]]
+    theme_index = [index for index, theme_id in enumerate(theme_ids) for _ in members[theme_id]]
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        theme_ids=np.array(theme_ids, dtype=np.str_),
+        report_ids=np.array(report_ids, dtype=np.str_),
+        theme_index=np.array(theme_index, dtype=np.int32),
+    )
+    return buffer.getvalue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import urllib.request
 from typing import Any
 
@@ -19,16 +20,26 @@ FAKE_CREDENTIALS = {
 DEFAULT_REGION = "us-east-1"
 
 
-def make_sqs_receive_linear() -> None:
-    """Replace moto 5.2's per-message retention check with an equivalent O(1) one.
+_sqs_send = threading.local()
 
-    For every message ReceiveMessage hands out, moto computes *all* the queue's attributes, which
-    walks every message in the queue several times: receiving from a backlog of n messages costs
-    O(n) per message, and draining it O(n^2) — a 10,000-report replay spent most of its time there.
-    The check itself only needs the queue's MessageRetentionPeriod. Idempotent.
+
+def make_moto_sqs_linear() -> None:
+    """Make moto 5.2's SendMessage and ReceiveMessage O(1) per message instead of O(queue depth).
+
+    For every message it hands out, ReceiveMessage computes *all* the queue's attributes (the
+    approximate counts walk every message, several times) just to read MessageRetentionPeriod; and
+    SendMessage does the same to read ContentBasedDeduplication. A backlog of n messages then costs
+    O(n) per message, and a 10,000-report replay spent most of its time there. Both checks get the
+    one attribute they need instead; everything else (and FIFO queues) is moto's own code.
+    Idempotent, and thread-safe: the moto server answers requests on many threads.
     """
     from moto.core.utils import unix_time
-    from moto.sqs.models import Message, SQSBackend
+    from moto.sqs.models import Message, Queue, SQSBackend
+
+    if getattr(SQSBackend, "_riskradar_linear", False):
+        return
+    all_attributes = Queue.attributes
+    send_message = SQSBackend.send_message
 
     def is_message_valid_based_on_retention_period(
         self: SQSBackend, queue_name: str, message: Message
@@ -37,8 +48,26 @@ def make_sqs_receive_linear() -> None:
         retention_s = int(getattr(self.get_queue(queue_name), "message_retention_period"))  # noqa: B009
         return bool(retention_s + (message.sent_timestamp or 0) / 1000 > unix_time())
 
-    # Monkeypatching moto is the point here; mypy rightly flags assigning to a method.
+    def attributes(self: Queue) -> dict[str, Any]:
+        if getattr(_sqs_send, "active", False):
+            # The only attribute SendMessage reads for a standard queue.
+            return {"ContentBasedDeduplication": "false"}
+        return all_attributes.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    def linear_send_message(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Message:
+        if self.get_queue(queue_name).fifo_queue:
+            return send_message(self, queue_name, *args, **kwargs)
+        _sqs_send.active = True
+        try:
+            return send_message(self, queue_name, *args, **kwargs)
+        finally:
+            _sqs_send.active = False
+
+    # Monkeypatching moto is the point here; mypy rightly flags assigning to methods.
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    SQSBackend.send_message = linear_send_message  # type: ignore[method-assign]
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    SQSBackend._riskradar_linear = True  # type: ignore[attr-defined]
 
 
 class MotoServer:
@@ -48,7 +77,7 @@ class MotoServer:
     """
 
     def __init__(self) -> None:
-        make_sqs_receive_linear()
+        make_moto_sqs_linear()
         # Always loopback: ThreadedMotoServer's default address is 0.0.0.0.
         self._server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         self._server.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import decimal
 import importlib
+import io
 import json
 import logging
 import math
@@ -160,8 +161,18 @@ class LocalFunction:
         config = self.configuration
         context = LambdaContext(config.name, config.arn, str(config.memory_mb), config.timeout_s)
         started = time.monotonic()
-        with INVOCATION_LOCK, _applied_environment(config.environment), self._modules.active():
+        # On Lambda, what a handler prints goes to its CloudWatch log stream, not to anyone's
+        # terminal (Powertools prints EMF metrics there); locally it goes to our debug log.
+        printed = io.StringIO()
+        with (
+            INVOCATION_LOCK,
+            _applied_environment(config.environment),
+            self._modules.active(),
+            contextlib.redirect_stdout(printed),
+        ):
             result = self._handler(payload, context)
+        if printed.getvalue():
+            logger.debug("%s printed: %s", config.logical_id, printed.getvalue().rstrip())
         elapsed = time.monotonic() - started
         if elapsed > config.timeout_s:
             logger.warning(

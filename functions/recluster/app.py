@@ -1,0 +1,57 @@
+"""Recluster: scheduled (EventBridge) and on demand. Clusters the recent window into themes.
+
+Thin by design: build the service from the environment, run it, report what it published.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from riskradar.adapters.s3 import EmbeddingShardStore, ThemeSnapshotStore
+from riskradar.adapters.sqs import SqsQueue
+from riskradar.config import ReclusterSettings
+from riskradar.embedding import MINILM_DIMENSION
+from riskradar.recluster import ReclusterService
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+settings = ReclusterSettings.from_env()
+_s3 = boto3.client("s3")
+service = ReclusterService(
+    shards=EmbeddingShardStore(_s3, settings.artifacts_bucket),
+    snapshots=ThemeSnapshotStore(_s3, settings.artifacts_bucket, dimension=MINILM_DIMENSION),
+    alerts=SqsQueue(boto3.client("sqs"), settings.alerts_queue_url),
+    window_days=settings.recluster_window_days,
+    clock=lambda: datetime.now(UTC),
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    logger.info("recluster started", extra={"trigger": event.detail_type or "on demand"})
+    result = service.run()
+    metrics.add_metric(name="ThemesPublished", unit=MetricUnit.Count, value=result.themes)
+    metrics.add_metric(name="EmergingThemes", unit=MetricUnit.Count, value=len(result.emerging))
+    metrics.add_metric(name="ReportsClustered", unit=MetricUnit.Count, value=result.reports)
+    summary = {
+        "snapshot_version": result.version,
+        "reports": result.reports,
+        "themes": result.themes,
+        "left_out": result.left_out,
+        "emerging": list(result.emerging),
+        "alerts": [alert.alert_id for alert in result.alerts],
+    }
+    logger.info("recluster published", extra=summary)
+    return summary

@@ -1,0 +1,386 @@
+"""Themes from report embeddings: micro-clusters, merged by Ward's method, cut by cohesion.
+
+The recluster job calls `cluster_embeddings` on the window's report embeddings (MiniLM, 384-d, unit
+rows) and publishes one theme per cluster: its centroid, its size and its assignment threshold,
+which triage uses online (`riskradar.themes.assign_to_themes`). The pipeline:
+
+1. PCA to `reduced_dimensions` (128) for the geometry-heavy steps;
+2. MiniBatchKMeans over-segments the window into ~6*sqrt(n) micro-clusters (600 at 10k reports);
+3. Ward's method builds a tree over the micro-clusters; the tree is cut top-down at the largest
+   nodes whose members are, on average, at least `cohesion` (0.78) cosine-similar to their centroid.
+   The number of themes follows from the data: no k is given, and as cohesion is a property of a
+   theme, not of the window, a random half of a window yields about the same themes;
+4. in the full space: members below `threshold_floor` of their centroid leave their cluster,
+   clusters under the minimum size are dissolved, and the reports so freed join the nearest theme
+   if they pass its threshold (the rule triage applies) or are left out (label -1: the novelty
+   pool); each theme's threshold is the 5th percentile of its members' similarity to the centroid,
+   shrunk towards the pooled percentile for small themes and floored at 0.5.
+
+Deterministic for a seed (and the same input order); memory linear in n (no n x n matrix).
+
+Why this pipeline — measured on Banking77 train (10,003 queries, 77 intents; NMI / ARI count
+outliers as one cluster) on the 2-core reference VM, which other processes shared at the time, so
+times are from the same runs and only their ratios mean much (benchmarks/cluster_quality.py and
+cluster_scale.py make the final tables):
+
+- BERTopic 0.17.4 defaults + reduce_outliers("embeddings"): ~300 themes, NMI 0.786-0.790 (UMAP
+  is not seeded by default), the slowest by far (UMAP), ~0.9 GB peak RSS.
+- KMeans told k = 50 / 77 / 100 / 150 / 300: NMI 0.734 / 0.766 / 0.782 / 0.784 / 0.779 — and
+  there is no true k for reports.
+- PCA-16/32/64 + sklearn HDBSCAN (min_cluster_size 5-25, min_samples 5 or none, eom or leaf),
+  outliers reassigned to the nearest centroid: 36-356 clusters, NMI 0.67-0.788 (best PCA-64, mcs
+  10, min_samples 5), swinging with min_cluster_size; at 100k reports (mcs n/1000) 140 s CPU.
+- Ward on all points, told k = 77 / 100 / 150: NMI 0.784 / 0.788 / 0.793, n x n memory.
+- KMeans micro-clusters + average or complete linkage, told the best k: NMI 0.79-0.80, below
+  Ward at k = 77-100.
+- **This pipeline**, 6 seeds x row orders: ~150 themes, NMI 0.795 +- 0.003 (min 0.792), ARI ~0.50,
+  ~0.7 % of reports left out; ~2 s single-threaded at 10k, ~19x faster than BERTopic.
+
+Variants of this pipeline, 6 seeds x row orders each (NMI mean, min): full 384-d instead of
+PCA-128 0.796, 0.791 (2x slower); PCA-64 0.788, 0.784; PCA-32 ~0.78; 4 / 10 micro-clusters per
+sqrt(n) 0.796 / 0.790; cohesion 0.76 ~115 themes 0.785, 0.777; cohesion 0.80 ~200 themes 0.799,
+0.795; 0.84 250-450 themes ~0.79. Size-weighted Ward, Ward in the full space and a k-means
+refinement after the cut brought nothing (0.797, 0.798, -0.005 before step 4 existed). Random
+halves and subsets of 1,000-5,000 reports: NMI 0.79-0.81 with 80-145 themes. At 100k reports
+(Banking77 resampled with noise) NMI stays ~0.80 with ~200 themes, in ~15 s and ~0.7 GB peak RSS
+(the whole process) single-threaded; PCA-32 + HDBSCAN took 140 s there.
+
+Threads: on the shared 2-core VM, letting scikit-learn / BLAS use both cores made runs 3-10x
+slower in wall time *and* CPU time (spin-waiting threads), so `threads` defaults to 1; re-check
+with `benchmarks/cluster_scale.py --threads 1,default` on a dedicated machine.
+
+Known limits: `cohesion` is in the model's cosine units, chosen on short banking queries; longer,
+more varied reports are less similar to each other and would give more, smaller themes at 0.78 —
+re-measure with benchmarks/cluster_quality.py on labelled reports before changing the model or
+the kind of text. Ward favours compact themes of similar spread; a theme much broader than
+`cohesion` allows is split into several.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.cluster.hierarchy import linkage
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships with scikit-learn
+
+# scikit-learn and scipy are imported here, not lazily inside cluster_embeddings: threadpoolctl can
+# only limit the thread pools of libraries (OpenMP, OpenBLAS) already loaded when the limit is set.
+
+Vectors = npt.NDArray[np.float32]
+Labels = npt.NDArray[np.int64]
+
+#: Label of a report deliberately left out of every theme (it stays in the novelty pool).
+LEFT_OUT: Final = -1
+# Below this many reports a PCA buys no speed and its components are poorly estimated.
+_MIN_ROWS_FOR_REDUCTION: Final = 512
+# Inputs must be unit rows; norms further than this from 1 are renormalised (zero rows are refused).
+_UNIT_TOLERANCE: Final = 1e-3
+
+
+class ClusteringConfig(BaseModel):
+    """How the recluster job turns a window of embeddings into themes. Defaults were chosen by
+    measurement (see the module docstring); all but `cohesion` scale with the window or are
+    about speed, `cohesion` sets how broad a theme may be."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: A theme's members are on average at least this cosine-similar to its centroid (the norm of
+    #: their mean vector). Higher: more, tighter themes. Independent of the window size, so half a
+    #: window yields about the same themes as the whole.
+    cohesion: float = Field(default=0.78, gt=0.0, lt=1.0)
+    #: Micro-clusters (MiniBatchKMeans) per square root of the number of reports: 6 gives ~600 for
+    #: 10k reports, ~1,900 for 100k. They are the atoms that Ward's method merges.
+    micro_clusters_per_sqrt_n: float = Field(default=6.0, gt=0.0)
+    #: PCA dimensions the micro-clustering and merging run in (0: the full 384). Cohesion,
+    #: centroids and thresholds are always computed in the full space.
+    reduced_dimensions: int = Field(default=128, ge=0)
+    #: MiniBatchKMeans batch size (also bounds its memory per step).
+    batch_size: int = Field(default=4096, ge=64)
+    #: A theme needs at least max(min_theme_size, ceil(min_theme_share * n)) members; the members
+    #: of smaller clusters join the nearest theme if they pass its threshold, else are left out.
+    min_theme_size: int = Field(default=3, ge=1)
+    min_theme_share: float = Field(default=0.0005, ge=0.0, lt=1.0)
+    #: A theme's assignment threshold is this percentile of its members' cosine similarity to its
+    #: centroid (so ~95 % of members would be assigned to it again by triage) ...
+    threshold_percentile: float = Field(default=5.0, ge=0.0, le=100.0)
+    #: ... shrunk towards the same percentile over all themes' members, with this weight in
+    #: reports (a 3-member theme's own percentile says little) ...
+    threshold_prior_weight: float = Field(default=20.0, ge=0.0)
+    #: ... and never below this floor (no theme accepts reports this far from its centroid).
+    threshold_floor: float = Field(default=0.5, ge=-1.0, le=1.0)
+    #: BLAS / OpenMP threads while clustering (None: the libraries' defaults, one per core). On the
+    #: shared 2-core reference VM two threads were never faster than one and often 3-10x slower,
+    #: in CPU time too: threads spin-waiting on each other in k-means' many short parallel steps.
+    threads: int | None = Field(default=1, ge=1)
+
+
+DEFAULT_CONFIG: Final = ClusteringConfig()
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    """Themes found in one window. Cluster ids are 0..k-1, largest theme first."""
+
+    #: (n,) the cluster id of each input row, or LEFT_OUT (-1) for a report in no theme.
+    labels: Labels = field(repr=False)
+    #: (k, d) float32 unit rows: the normalised mean of each cluster's members.
+    centroids: Vectors = field(repr=False)
+    #: (k,) float32 in [-1, 1]: minimum cosine similarity for triage to assign a report to a cluster.
+    thresholds: Vectors = field(repr=False)
+    #: (k,) members per cluster (sizes[i] == (labels == i).sum()).
+    sizes: Labels
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.sizes.shape[0])
+
+    @property
+    def n_left_out(self) -> int:
+        return int(np.count_nonzero(self.labels == LEFT_OUT))
+
+
+def cluster_embeddings(
+    vectors: Vectors, config: ClusteringConfig = DEFAULT_CONFIG, *, seed: int = 0
+) -> ClusterResult:
+    """Themes of `vectors` ((n, d) unit rows, e.g. MiniLM embeddings); deterministic for a seed.
+
+    Memory stays linear in n (no n x n matrix): the largest temporaries are the PCA projection
+    and the (micro-clusters x micro-clusters) distances of the merge. Raises ValueError for
+    anything but a 2-D array of finite, non-zero rows (rows not of unit length are normalised).
+    """
+    unit = _unit_rows(vectors)
+    if unit.shape[0] == 0:
+        return _empty_result(0, unit.shape[1])
+    with threadpool_limits(limits=config.threads):
+        return _cluster(unit, config, seed)
+
+
+def _cluster(unit: Vectors, config: ClusteringConfig, seed: int) -> ClusterResult:
+    reduced = _reduce(unit, config.reduced_dimensions, seed)
+    micro_sums, micro_counts, micro_means, micro_labels = _micro_statistics(
+        unit, reduced, _micro_clusters(reduced, config, seed)
+    )
+    micro_theme = _merge_by_cohesion(micro_means, micro_sums, micro_counts, config.cohesion)
+    labels = micro_theme[micro_labels]
+    return _finalise(unit, labels, config)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _unit_rows(vectors: Vectors) -> Vectors:
+    array = np.asarray(vectors)
+    if array.ndim != 2:
+        raise ValueError(f"expected a 2-D array of embeddings, got shape {array.shape}")
+    if array.shape[0] and not np.isfinite(array).all():
+        raise ValueError("embeddings contain NaN or infinite values")
+    unit = np.ascontiguousarray(array, dtype=np.float32)
+    if unit.shape[0] == 0:
+        return unit
+    norms = np.linalg.norm(unit, axis=1)
+    if (norms == 0).any():
+        raise ValueError("embeddings contain zero vectors")
+    if np.abs(norms - 1.0).max() > _UNIT_TOLERANCE:
+        unit = (unit / norms[:, None]).astype(np.float32)
+    return unit
+
+
+def _reduce(unit: Vectors, dimensions: int, seed: int) -> Vectors:
+    """PCA projection for the geometry-heavy steps (k-means, Ward); the input when not worth it."""
+    n, full = unit.shape
+    if dimensions == 0 or dimensions >= full or n < max(_MIN_ROWS_FOR_REDUCTION, 4 * dimensions):
+        return unit
+    pca = PCA(n_components=dimensions, svd_solver="randomized", random_state=seed)
+    reduced: Vectors = pca.fit_transform(unit).astype(np.float32, copy=False)
+    return reduced
+
+
+def _micro_clusters(reduced: Vectors, config: ClusteringConfig, seed: int) -> Labels:
+    """Over-segment with MiniBatchKMeans into ~c*sqrt(n) micro-clusters (labels may skip ids)."""
+    n = reduced.shape[0]
+    count = min(n, max(1, round(config.micro_clusters_per_sqrt_n * math.sqrt(n))))
+    if count >= n:  # tiny input: every report is its own micro-cluster
+        return np.arange(n, dtype=np.int64)
+    kmeans = MiniBatchKMeans(
+        n_clusters=count,
+        batch_size=min(config.batch_size, n),
+        n_init=1,
+        random_state=seed,
+    )
+    labels: Labels = kmeans.fit_predict(reduced).astype(np.int64)
+    return labels
+
+
+def _micro_statistics(
+    unit: Vectors, reduced: Vectors, micro_labels: Labels
+) -> tuple[npt.NDArray[np.float64], Labels, npt.NDArray[np.float64], Labels]:
+    """Per non-empty micro-cluster: the sum of its full vectors, its size and its mean in the
+    reduced space; and the micro-cluster of each report, renumbered 0..m-1 over non-empty ones."""
+    _, dense = np.unique(micro_labels, return_inverse=True)
+    dense = dense.astype(np.int64)
+    count = int(dense.max()) + 1
+    sums = _group_sums(unit, dense, count)
+    counts = np.bincount(dense, minlength=count).astype(np.int64)
+    reduced_sums = sums if reduced is unit else _group_sums(reduced, dense, count)
+    return sums, counts, reduced_sums / counts[:, None], dense
+
+
+def _group_sums(rows: Vectors, groups: Labels, count: int) -> npt.NDArray[np.float64]:
+    """Row sums per group, accumulated in float64 a block of rows at a time (np.add.at is slow,
+    a one-hot matrix or a float64 copy of all rows is big)."""
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    sums = np.zeros((count, rows.shape[1]), dtype=np.float64)
+    block = 16384
+    for begin in range(0, order.size, block):
+        chunk_groups = sorted_groups[begin : begin + block]
+        starts = np.flatnonzero(np.r_[True, chunk_groups[1:] != chunk_groups[:-1]])
+        rows_in_chunk = rows[order[begin : begin + block]].astype(np.float64)
+        sums[chunk_groups[starts]] += np.add.reduceat(rows_in_chunk, starts, axis=0)
+    return sums
+
+
+def _merge_by_cohesion(
+    means: npt.NDArray[np.float64],
+    sums: npt.NDArray[np.float64],
+    counts: Labels,
+    cohesion: float,
+) -> Labels:
+    """Ward's tree over the micro-clusters, cut top-down: a node becomes a theme as soon as its
+    members' mean vector has norm >= cohesion (mean cosine similarity to their centroid); a node
+    below it is split into its two children. Returns the theme of each micro-cluster."""
+    m = means.shape[0]
+    if m == 1:
+        return np.zeros(1, dtype=np.int64)
+    tree = linkage(means, method="ward")
+    children = tree[:, :2].astype(np.int64)
+    node_sums = np.empty((2 * m - 1, sums.shape[1]), dtype=np.float64)
+    node_counts = np.empty(2 * m - 1, dtype=np.int64)
+    node_sums[:m] = sums
+    node_counts[:m] = counts
+    for step, (left, right) in enumerate(children):
+        node_sums[m + step] = node_sums[left] + node_sums[right]
+        node_counts[m + step] = node_counts[left] + node_counts[right]
+    node_cohesion = np.linalg.norm(node_sums, axis=1) / node_counts
+
+    theme_of_micro = np.empty(m, dtype=np.int64)
+    themes = 0
+    pending = [2 * m - 2]  # the root
+    while pending:
+        node = pending.pop()
+        if node >= m and node_cohesion[node] < cohesion:
+            pending.extend(children[node - m].tolist())
+            continue
+        stack = [node]  # every micro-cluster under this node joins theme `themes`
+        while stack:
+            below = stack.pop()
+            if below < m:
+                theme_of_micro[below] = themes
+            else:
+                stack.extend(children[below - m].tolist())
+        themes += 1
+    return theme_of_micro
+
+
+def _finalise(unit: Vectors, labels: Labels, config: ClusteringConfig) -> ClusterResult:
+    """From the cut's clusters to themes, in the full space:
+
+    1. a member less similar to its cluster's centroid than `threshold_floor` leaves it (cohesion
+       is a mean: a cohesive cluster can still have absorbed a few strays on the way up the tree);
+    2. clusters below the minimum size are dissolved;
+    3. reports left without a cluster join the nearest theme if they pass its threshold (the rule
+       triage applies online), otherwise they are left out (LEFT_OUT);
+    4. themes are numbered largest first (ties: by their first member, so by nothing else).
+    """
+    n, dimension = unit.shape
+    count = int(labels.max()) + 1
+    labels = labels.copy()
+    strays = _member_similarity(unit, labels, _centroids(unit, labels, count)) < config.threshold_floor
+    labels[strays] = LEFT_OUT
+
+    min_size = max(config.min_theme_size, math.ceil(config.min_theme_share * n))
+    sizes = np.bincount(labels[labels >= 0], minlength=count)
+    renumber = np.full(count, LEFT_OUT, dtype=np.int64)
+    kept = np.flatnonzero(sizes >= min_size)
+    if kept.size == 0:
+        return _empty_result(n, dimension)
+    renumber[kept] = np.arange(kept.size, dtype=np.int64)
+    labels = np.where(labels >= 0, renumber[np.maximum(labels, 0)], LEFT_OUT)
+
+    centroids = _centroids(unit, labels, kept.size)
+    thresholds = _thresholds(unit, labels, centroids, config)
+    orphans = np.flatnonzero(labels == LEFT_OUT)
+    if orphans.size:
+        similarities = unit[orphans] @ centroids.T
+        nearest = similarities.argmax(axis=1)
+        accepted = similarities[np.arange(orphans.size), nearest] >= thresholds[nearest]
+        labels[orphans[accepted]] = nearest[accepted]
+        if accepted.any():
+            centroids = _centroids(unit, labels, kept.size)
+            thresholds = _thresholds(unit, labels, centroids, config)
+
+    sizes = np.bincount(labels[labels >= 0], minlength=kept.size).astype(np.int64)
+    first_member = np.full(kept.size, n, dtype=np.int64)
+    np.minimum.at(first_member, labels[labels >= 0], np.flatnonzero(labels >= 0))
+    order = np.lexsort((first_member, -sizes))
+    rank = np.empty(kept.size, dtype=np.int64)
+    rank[order] = np.arange(kept.size, dtype=np.int64)
+    return ClusterResult(
+        labels=np.where(labels >= 0, rank[np.maximum(labels, 0)], LEFT_OUT),
+        centroids=centroids[order],
+        thresholds=thresholds[order],
+        sizes=sizes[order],
+    )
+
+
+def _member_similarity(unit: Vectors, labels: Labels, centroids: Vectors) -> Vectors:
+    """Cosine similarity of each report to its own cluster's centroid (NaN when it has none)."""
+    similarity = np.full(labels.shape[0], np.nan, dtype=np.float32)
+    members = np.flatnonzero(labels >= 0)
+    for begin in range(0, members.size, 65536):  # bounded temporaries: (block x d) gathers
+        block = members[begin : begin + 65536]
+        similarity[block] = np.einsum("ij,ij->i", unit[block], centroids[labels[block]])
+    return similarity
+
+
+def _centroids(unit: Vectors, labels: Labels, count: int) -> Vectors:
+    members = labels >= 0
+    sums = _group_sums(unit[members], labels[members], count)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    # A cluster of exactly opposite vectors has no direction; any unit row will do for it.
+    sums[norms[:, 0] == 0, 0] = 1.0
+    norms[norms == 0] = 1.0
+    centroids: Vectors = (sums / norms).astype(np.float32)
+    return centroids
+
+
+def _thresholds(unit: Vectors, labels: Labels, centroids: Vectors, config: ClusteringConfig) -> Vectors:
+    members = labels >= 0
+    member_labels = labels[members]
+    similarity = _member_similarity(unit, labels, centroids)[members]
+    pooled = float(np.percentile(similarity, config.threshold_percentile))
+    order = np.argsort(member_labels, kind="stable")
+    groups = np.split(similarity[order], np.flatnonzero(np.diff(member_labels[order])) + 1)
+    thresholds = np.empty(centroids.shape[0], dtype=np.float64)
+    prior = config.threshold_prior_weight
+    for cluster, group in enumerate(groups):  # every cluster has members: groups[i] is cluster i
+        own = float(np.percentile(group, config.threshold_percentile))
+        thresholds[cluster] = (group.size * own + prior * pooled) / (group.size + prior)
+    floored = np.clip(np.maximum(thresholds, config.threshold_floor), -1.0, 1.0)
+    return floored.astype(np.float32)
+
+
+def _empty_result(n: int, dimension: int) -> ClusterResult:
+    return ClusterResult(
+        labels=np.full(n, LEFT_OUT, dtype=np.int64),
+        centroids=np.zeros((0, dimension), dtype=np.float32),
+        thresholds=np.zeros(0, dtype=np.float32),
+        sizes=np.zeros(0, dtype=np.int64),
+    )

@@ -1,0 +1,199 @@
+"""The recluster use case: the recent window of reports in, a new versioned theme snapshot out.
+
+One run: read the window's embedding shards from S3 in bulk (deduplicated by report id: a
+redelivered batch may have written a report twice), cluster them (riskradar.clustering), give each
+cluster its theme identity (riskradar.theme_identity: ids, names and verdicts survive reruns),
+label it (riskradar.theme_labels), score how surprising each theme's recent volume is
+(riskradar.emerging), publish the snapshot (objects first, pointer last) and alert on themes that
+have just become emerging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from riskradar.adapters.s3 import EmbeddingShardStore, ThemeSnapshotStore
+from riskradar.clustering import LEFT_OUT, cluster_embeddings
+from riskradar.emerging import EmergingScore, count_by_bucket, score_emerging
+from riskradar.models import ThemeAlert
+from riskradar.theme_identity import match_themes
+from riskradar.theme_labels import label_themes
+from riskradar.themes import ThemeSnapshot, Vectors
+
+#: Emerging is judged on daily buckets: a day is long enough to hold a theme's usual volume.
+BUCKET = timedelta(days=1)
+
+
+class MessageQueue(Protocol):
+    def send(self, body: str, *, attributes: dict[str, str] | None = None) -> str: ...
+
+
+@dataclass(frozen=True)
+class ReportWindow:
+    """The reports of one window, one row each (deduplicated by report id)."""
+
+    report_ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    times: npt.NDArray[np.float64]
+    vectors: Vectors
+
+    def __len__(self) -> int:
+        return len(self.report_ids)
+
+
+@dataclass(frozen=True)
+class ReclusterResult:
+    version: int
+    reports: int
+    themes: int
+    left_out: int
+    emerging: tuple[str, ...]
+    alerts: tuple[ThemeAlert, ...]
+
+
+def load_window(shards: EmbeddingShardStore, *, end: datetime, days: int) -> ReportWindow:
+    """Every shard of the last `days` days up to `end`, each report once (its latest copy)."""
+    start = end - timedelta(days=days)
+    day_list = [(start + timedelta(days=offset)).date() for offset in range(days + 1)]
+    latest: dict[str, tuple[str, float, npt.NDArray[np.float32]]] = {}
+    for key in shards.keys_for_days(day_list):
+        shard = shards.read(key)
+        texts = shard.texts or ("",) * len(shard.report_ids)
+        for row, report_id in enumerate(shard.report_ids):
+            moment = float(shard.created_at[row])
+            if start.timestamp() <= moment <= end.timestamp():
+                latest[report_id] = (texts[row], moment, shard.vectors[row])
+    ids = tuple(sorted(latest))
+    if not ids:
+        return ReportWindow((), (), np.zeros(0), np.zeros((0, 0), dtype=np.float32))
+    return ReportWindow(
+        report_ids=ids,
+        texts=tuple(latest[i][0] for i in ids),
+        times=np.array([latest[i][1] for i in ids], dtype=np.float64),
+        vectors=np.stack([latest[i][2] for i in ids]).astype(np.float32),
+    )
+
+
+@dataclass
+class ReclusterService:
+    shards: EmbeddingShardStore
+    snapshots: ThemeSnapshotStore
+    alerts: MessageQueue
+    window_days: int
+    clock: Callable[[], datetime]
+    seed: int = 0
+
+    def run(self) -> ReclusterResult:
+        now = self.clock()
+        window = load_window(self.shards, end=now, days=self.window_days)
+        previous = self.snapshots.current()
+        version = previous.version + 1
+        if len(window) == 0:
+            return ReclusterResult(previous.version, 0, len(previous.themes), 0, (), ())
+
+        clusters = cluster_embeddings(window.vectors, seed=self.seed)
+        cluster_rows = [np.flatnonzero(clusters.labels == c) for c in range(clusters.n_clusters)]
+        members = [[window.report_ids[row] for row in rows] for rows in cluster_rows]
+        identity = match_themes(
+            previous,
+            self.snapshots.current_members(),
+            clusters.centroids,
+            members,
+            version=version,
+            now=now,
+            seed=str(self.seed),
+        )
+        labels = label_themes(window.texts, window.vectors, clusters.labels, clusters.centroids)
+        scores = self._emerging(window, clusters.labels, identity.theme_ids, now)
+        # The usual hourly rate is over the time the window actually covers (a young deployment
+        # has less history than the window).
+        covered_s = now.timestamp() - float(window.times.min())
+        window_hours = max(1.0, min(self.window_days * 86_400.0, covered_s) / 3600)
+        was_emerging = {theme.theme_id for theme in previous.themes if theme.emerging}
+        themes = tuple(
+            cluster.theme_info(
+                label=labels[c].label,
+                keywords=labels[c].terms,
+                examples=labels[c].examples,
+                threshold=float(clusters.thresholds[c]),
+                emerging=scores[cluster.theme_id].is_emerging,
+                baseline_hourly_rate=int(clusters.sizes[c]) / window_hours,
+                size=int(clusters.sizes[c]),
+            )
+            for c, cluster in enumerate(identity.clusters)
+        )
+        snapshot = ThemeSnapshot(version, now, themes, clusters.centroids, dormant=identity.dormant)
+        self.snapshots.publish(snapshot, members=dict(zip(identity.theme_ids, members, strict=True)))
+
+        alerts = tuple(
+            self._alert(
+                theme.theme_id, theme.label, theme.keywords, theme.examples, theme.size, scores, version, now
+            )
+            for theme in themes
+            if theme.emerging and theme.theme_id not in was_emerging
+        )
+        for alert in alerts:
+            self.alerts.send(alert.model_dump_json(), attributes={"theme_id": alert.theme_id})
+        return ReclusterResult(
+            version=version,
+            reports=len(window),
+            themes=len(themes),
+            left_out=clusters.n_left_out,
+            emerging=tuple(theme.theme_id for theme in themes if theme.emerging),
+            alerts=alerts,
+        )
+
+    def _emerging(
+        self,
+        window: ReportWindow,
+        cluster_of: npt.NDArray[np.int64],
+        theme_ids: tuple[str, ...],
+        now: datetime,
+    ) -> dict[str, EmergingScore]:
+        theme_of_report = [theme_ids[c] if c != LEFT_OUT else None for c in cluster_of]
+        bucket_s = BUCKET.total_seconds()
+        buckets = max(1, int(np.ceil(self.window_days * 86_400 / bucket_s)))
+        start = now.timestamp() - buckets * bucket_s
+        counted_ids, counts, totals = count_by_bucket(
+            theme_of_report, window.times, start=start, bucket_length=bucket_s, buckets=buckets
+        )
+        scores = {score.theme_id: score for score in score_emerging(counted_ids, counts, totals)}
+        return {
+            theme_id: scores.get(theme_id, EmergingScore(theme_id, 0.0, 0, 0.0, False, 0))
+            for theme_id in theme_ids
+        }
+
+    @staticmethod
+    def _alert(
+        theme_id: str,
+        label: str,
+        keywords: tuple[str, ...],
+        examples: tuple[str, ...],
+        size: int,
+        scores: dict[str, EmergingScore],
+        version: int,
+        now: datetime,
+    ) -> ThemeAlert:
+        score = scores[theme_id]
+        alert_id = hashlib.sha256(f"{theme_id}:{version}".encode()).hexdigest()[:16]
+        return ThemeAlert(
+            alert_id=alert_id,
+            source="batch",
+            theme_id=theme_id,
+            theme_label=label,
+            keywords=list(keywords),
+            examples=list(examples),
+            surprise=round(score.score, 3),
+            observed=score.observed,
+            expected=round(score.expected, 3),
+            size=size,
+            snapshot_version=version,
+            detected_at=now.astimezone(UTC),
+        )

@@ -1,0 +1,119 @@
+"""The recluster handler against moto (`mock_aws`): S3 shards in, snapshot + alerts out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+
+from riskradar.adapters.s3 import (
+    SNAPSHOT_POINTER_KEY,
+    EmbeddingShard,
+    EmbeddingShardStore,
+    ThemeSnapshotStore,
+)
+from riskradar.models import ThemeAlert
+from riskradar.themes import normalize_rows
+from tests.helpers import ROOT, MockedFunction, drain_url, mocked_function
+
+DIMENSION = 384
+STEADY = ("card never arrived in the post", "exchange rate on my transfer was wrong", "top up failed again")
+SURGE = "someone called pretending to be support and asked for my card verification code"
+
+
+@pytest.fixture(scope="module")
+def recluster() -> Iterator[MockedFunction]:
+    with mocked_function("ReclusterFunction", function_dir="recluster") as function:
+        yield function
+
+
+def write_history(function: MockedFunction, now: datetime) -> dict[str, str]:
+    """Three steady themes over ten days, and one that appears only in the last day, in a surge.
+    Returns the topic of every report id."""
+    rng = np.random.default_rng(7)
+    centres = normalize_rows(rng.normal(size=(len(STEADY) + 1, DIMENSION)))
+    store = EmbeddingShardStore(boto3.client("s3"), function.stack.physical_id("ArtifactsBucket"))
+    topic_of: dict[str, str] = {}
+    for day in range(10, -1, -1):
+        rows: list[tuple[str, str, int]] = [
+            (text, f"steady{t}", t) for t, text in enumerate(STEADY) for _ in range(12)
+        ]
+        if day == 0:
+            rows += [(SURGE, "surge", len(STEADY))] * 40
+        moment = now - timedelta(days=day, hours=1)
+        ids = tuple(f"d{day}-{i}" for i in range(len(rows)))
+        vectors = normalize_rows(
+            centres[[r[2] for r in rows]] + 0.03 * rng.normal(size=(len(rows), DIMENSION))
+        )
+        store.write(
+            EmbeddingShard(
+                day=moment.date(),
+                report_ids=ids,
+                theme_ids=("",) * len(rows),
+                created_at=np.full(len(rows), moment.timestamp()),
+                vectors=vectors,
+                texts=tuple(r[0] for r in rows),
+            )
+        )
+        topic_of.update({report_id: row[1] for report_id, row in zip(ids, rows, strict=True)})
+    return topic_of
+
+
+def scheduled_event() -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / "recluster_scheduled.json").read_text())
+    return event
+
+
+def test_scheduled_run_publishes_a_snapshot_and_alerts_on_the_surge(recluster: MockedFunction) -> None:
+    now = datetime.now(UTC)
+    topic_of = write_history(recluster, now)
+    s3 = boto3.client("s3")
+    bucket = recluster.stack.physical_id("ArtifactsBucket")
+
+    summary = recluster.invoke(scheduled_event(), timeout_s=900)
+
+    assert summary["snapshot_version"] == 1
+    assert summary["reports"] == len(topic_of)
+    snapshots = ThemeSnapshotStore(s3, bucket, dimension=DIMENSION)
+    snapshot = snapshots.current()
+    assert len(snapshot.themes) == len(STEADY) + 1
+    members = snapshots.current_members()
+    by_theme = {theme.theme_id: {topic_of[r] for r in members[theme.theme_id]} for theme in snapshot.themes}
+    assert all(len(topics) == 1 for topics in by_theme.values()), by_theme
+    surge_theme = next(t for t in snapshot.themes if by_theme[t.theme_id] == {"surge"})
+    assert surge_theme.emerging
+    assert not any(t.emerging for t in snapshot.themes if t is not surge_theme)
+    assert "verification" in surge_theme.keywords or "code" in surge_theme.keywords
+    assert surge_theme.examples[0] == SURGE
+
+    alerts = [
+        ThemeAlert.model_validate(body)
+        for body in drain_url(boto3.client("sqs"), recluster.stack.physical_id("AlertsQueue"))
+    ]
+    assert [alert.theme_id for alert in alerts] == [surge_theme.theme_id]
+    assert alerts[0].observed >= 40 > alerts[0].expected
+
+    # The pointer is written last: it names a manifest whose objects all exist.
+    pointer = json.loads(s3.get_object(Bucket=bucket, Key=SNAPSHOT_POINTER_KEY)["Body"].read())
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=pointer["manifest_key"])["Body"].read())
+    for key in (manifest["centroids_key"], manifest["members_key"]):
+        s3.head_object(Bucket=bucket, Key=key)
+
+
+def test_a_rerun_keeps_theme_ids_and_does_not_alert_again(recluster: MockedFunction) -> None:
+    s3 = boto3.client("s3")
+    snapshots = ThemeSnapshotStore(s3, recluster.stack.physical_id("ArtifactsBucket"), dimension=DIMENSION)
+    before = {theme.theme_id for theme in snapshots.current().themes}
+
+    summary = recluster.invoke(scheduled_event(), timeout_s=900)
+
+    assert summary["snapshot_version"] == 2
+    after = snapshots.current()
+    assert {theme.theme_id for theme in after.themes} == before
+    assert all(theme.lineage is None or theme.lineage.event == "continued" for theme in after.themes)
+    assert drain_url(boto3.client("sqs"), recluster.stack.physical_id("AlertsQueue")) == []
