@@ -19,16 +19,35 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from riskradar.adapters.s3 import EmbeddingShardStore, ThemeSnapshotStore
+from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
 from riskradar.clustering import LEFT_OUT, cluster_embeddings
 from riskradar.emerging import EmergingScore, count_by_bucket, score_emerging
 from riskradar.models import ThemeAlert
 from riskradar.theme_identity import match_themes
 from riskradar.theme_labels import label_themes
-from riskradar.themes import ThemeSnapshot, Vectors
+from riskradar.theme_stats import compute_theme_stats
+from riskradar.themes import EmergingDetail, ThemeInfo, ThemeSnapshot, Vectors
 
 #: Emerging is judged on daily buckets: a day is long enough to hold a theme's usual volume.
 BUCKET = timedelta(days=1)
+
+
+def _emerging_detail(
+    score: EmergingScore, previous: ThemeInfo | None, now: datetime, window_days: int
+) -> EmergingDetail | None:
+    """The detail of an emerging theme; `since` carries over while the theme stays emerging."""
+    if not score.is_emerging:
+        return None
+    carried = previous.emerging_detail.since if previous and previous.emerging_detail else None
+    buckets = max(1, int(np.ceil(window_days * 86_400 / BUCKET.total_seconds())))
+    window_start = now - BUCKET * (buckets - score.since)
+    return EmergingDetail(
+        since=carried or now,
+        surprise=round(min(score.score, 1e6), 3),
+        recent_reports=score.observed,
+        expected_reports=round(score.expected, 3),
+        window_start=window_start,
+    )
 
 
 class MessageQueue(Protocol):
@@ -43,6 +62,7 @@ class ReportWindow:
     texts: tuple[str, ...]
     times: npt.NDArray[np.float64]
     vectors: Vectors
+    facts: ReportFacts
 
     def __len__(self) -> int:
         return len(self.report_ids)
@@ -62,22 +82,32 @@ def load_window(shards: EmbeddingShardStore, *, end: datetime, days: int) -> Rep
     """Every shard of the last `days` days up to `end`, each report once (its latest copy)."""
     start = end - timedelta(days=days)
     day_list = [(start + timedelta(days=offset)).date() for offset in range(days + 1)]
-    latest: dict[str, tuple[str, float, npt.NDArray[np.float32]]] = {}
+    loaded: list[EmbeddingShard] = []
+    # Where each report's latest copy is: (shard, row).
+    latest: dict[str, tuple[int, int]] = {}
     for key in shards.keys_for_days(day_list):
         shard = shards.read(key)
-        texts = shard.texts or ("",) * len(shard.report_ids)
-        for row, report_id in enumerate(shard.report_ids):
-            moment = float(shard.created_at[row])
-            if start.timestamp() <= moment <= end.timestamp():
-                latest[report_id] = (texts[row], moment, shard.vectors[row])
+        inside = [
+            row
+            for row in range(len(shard.report_ids))
+            if start.timestamp() <= float(shard.created_at[row]) <= end.timestamp()
+        ]
+        if not inside:
+            continue
+        loaded.append(shard)
+        for row in inside:
+            latest[shard.report_ids[row]] = (len(loaded) - 1, row)
     ids = tuple(sorted(latest))
     if not ids:
-        return ReportWindow((), (), np.zeros(0), np.zeros((0, 0), dtype=np.float32))
+        return ReportWindow((), (), np.zeros(0), np.zeros((0, 0), dtype=np.float32), ReportFacts.unknown(0))
+    where = [latest[report_id] for report_id in ids]
+    facts = [shard.facts or ReportFacts.unknown(len(shard.report_ids)) for shard in loaded]
     return ReportWindow(
         report_ids=ids,
-        texts=tuple(latest[i][0] for i in ids),
-        times=np.array([latest[i][1] for i in ids], dtype=np.float64),
-        vectors=np.stack([latest[i][2] for i in ids]).astype(np.float32),
+        texts=tuple(loaded[s].texts[row] if loaded[s].texts else "" for s, row in where),
+        times=np.array([loaded[s].created_at[row] for s, row in where], dtype=np.float64),
+        vectors=np.stack([loaded[s].vectors[row] for s, row in where]).astype(np.float32),
+        facts=ReportFacts.concatenate([facts[s].take([row]) for s, row in where]),
     )
 
 
@@ -116,7 +146,7 @@ class ReclusterService:
         # has less history than the window).
         covered_s = now.timestamp() - float(window.times.min())
         window_hours = max(1.0, min(self.window_days * 86_400.0, covered_s) / 3600)
-        was_emerging = {theme.theme_id for theme in previous.themes if theme.emerging}
+        was_emerging = {theme.theme_id: theme for theme in previous.themes if theme.emerging}
         themes = tuple(
             cluster.theme_info(
                 label=labels[c].label,
@@ -126,11 +156,30 @@ class ReclusterService:
                 emerging=scores[cluster.theme_id].is_emerging,
                 baseline_hourly_rate=int(clusters.sizes[c]) / window_hours,
                 size=int(clusters.sizes[c]),
+            ).model_copy(
+                update={
+                    "emerging_detail": _emerging_detail(
+                        scores[cluster.theme_id], was_emerging.get(cluster.theme_id), now, self.window_days
+                    )
+                }
             )
             for c, cluster in enumerate(identity.clusters)
         )
         snapshot = ThemeSnapshot(version, now, themes, clusters.centroids, dormant=identity.dormant)
-        self.snapshots.publish(snapshot, members=dict(zip(identity.theme_ids, members, strict=True)))
+        stats = compute_theme_stats(
+            [identity.theme_ids[c] if c != LEFT_OUT else None for c in clusters.labels.tolist()],
+            window.times,
+            window.facts,
+            theme_ids=identity.theme_ids,
+            end=now,
+            window_days=self.window_days,
+            snapshot_version=version,
+        )
+        self.snapshots.publish(
+            snapshot,
+            members=dict(zip(identity.theme_ids, members, strict=True)),
+            documents={"stats": stats.model_dump_json().encode()},
+        )
 
         alerts = tuple(
             self._alert(

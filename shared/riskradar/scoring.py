@@ -299,6 +299,11 @@ class MoneyAtRiskConfig(_ConfigModel):
                 raise ValueError(f"the rate of {code} must be greater than 0")
         return rates
 
+    def usd_value(self, amount: Amount) -> float:
+        """The amount in USD at this config's rates (an unknown currency at the assumed rate)."""
+        rate = self.usd_rates.get(amount.currency, self.unknown_currency_usd_rate)
+        return float(amount.value) * rate
+
 
 class DistinctReportersConfig(_ConfigModel):
     """Distinct reporters against the same subject within the window (this report's reporter included)."""
@@ -606,7 +611,7 @@ def _theme_verdict(theme: str, verdict: str, points: ThemeVerdictPoints) -> Scor
 def _money_at_risk(amount: Amount, config: MoneyAtRiskConfig) -> ScoreReason:
     stated = f"{amount.value:,f} {amount.currency}"
     rate = config.usd_rates.get(amount.currency)
-    usd = float(amount.value) * (config.unknown_currency_usd_rate if rate is None else rate)
+    usd = config.usd_value(amount)
     raw = config.points_per_tenfold * math.log10(usd / config.floor_usd) if usd > config.floor_usd else 0.0
     points, capped = _capped(raw, config.cap)
     if amount.currency == "USD":

@@ -69,6 +69,22 @@ class ThemeLineage(BaseModel):
     by_centroid: bool = False
 
 
+class EmergingDetail(BaseModel):
+    """Why a theme is flagged emerging (riskradar.emerging), and since when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: When a recluster run first flagged the theme in its current emerging episode.
+    since: datetime
+    #: -ln P(X >= observed) of the theme's recent count, in nats.
+    surprise: float = Field(ge=0)
+    #: Reports of the theme in its surprising recent window, and the count its usual share predicted.
+    recent_reports: int = Field(ge=0)
+    expected_reports: float = Field(ge=0)
+    #: Start of that recent window.
+    window_start: datetime
+
+
 class ThemeInfo(BaseModel):
     """Per-theme metadata in a snapshot (the centroid lives beside it, row by row)."""
 
@@ -87,6 +103,8 @@ class ThemeInfo(BaseModel):
     #: The strategist's verdict on the theme: fraud, abuse, benign, needs_review — or none yet.
     verdict: str | None = None
     emerging: bool = False
+    #: Set while `emerging` is.
+    emerging_detail: EmergingDetail | None = None
     #: Reports per hour the theme usually sees; velocity is measured against it.
     baseline_hourly_rate: float | None = Field(default=None, ge=0)
     size: int = Field(default=0, ge=0)
@@ -113,6 +131,8 @@ class SnapshotManifest(BaseModel):
     #: The .npz with each theme's member report ids in the run that published the snapshot: the
     #: next run matches its clusters to these themes by the reports they share.
     members_key: str | None = None
+    #: JSON documents published with the snapshot, by name (e.g. "stats": per-theme activity).
+    documents: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from riskradar.adapters.dynamodb import (
     SubjectReporterCounter,
     ThemeActivityCounter,
 )
-from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ThemeSnapshotStore
+from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
 from riskradar.adapters.sqs import SqsQueue
 from riskradar.models import QueuedReport, Signal
 from riskradar.scoring import (
@@ -198,8 +198,27 @@ class TriageService:
                     ),
                     vectors=vectors[rows],
                     texts=tuple(reports[row].text for row in rows),
+                    facts=self._facts([reports[row] for row in rows]),
                 )
             )
+
+    def _facts(self, reports: Sequence[QueuedReport]) -> ReportFacts:
+        return ReportFacts(
+            businesses=tuple(report.business for report in reports),
+            reporter_roles=tuple(str(report.reporter.role) for report in reports),
+            reporter_hashes=tuple(report.reporter.id_hash for report in reports),
+            subject_types=tuple(str(report.subject.type) if report.subject else "" for report in reports),
+            subject_hashes=tuple(report.subject.id_hash if report.subject else "" for report in reports),
+            amounts_usd=np.array(
+                [
+                    self.scoring.config_for(report.business).money_at_risk.usd_value(report.amount)
+                    if report.amount is not None
+                    else np.nan
+                    for report in reports
+                ],
+                dtype=np.float64,
+            ),
+        )
 
     def _signal(
         self,

@@ -18,6 +18,7 @@ from riskradar.adapters.s3 import (
     ThemeSnapshotStore,
 )
 from riskradar.models import ThemeAlert
+from riskradar.theme_stats import ThemeStats
 from riskradar.themes import normalize_rows
 from tests.helpers import ROOT, MockedFunction, drain_url, mocked_function
 
@@ -64,6 +65,11 @@ def write_history(function: MockedFunction, now: datetime) -> dict[str, str]:
     return topic_of
 
 
+def summary_time(manifest: dict[str, Any]) -> str:
+    """The run's time, as the manifest records it."""
+    return str(manifest["created_at"])
+
+
 def scheduled_event() -> dict[str, Any]:
     event: dict[str, Any] = json.loads((ROOT / "events" / "recluster_scheduled.json").read_text())
     return event
@@ -101,8 +107,25 @@ def test_scheduled_run_publishes_a_snapshot_and_alerts_on_the_surge(recluster: M
     # The pointer is written last: it names a manifest whose objects all exist.
     pointer = json.loads(s3.get_object(Bucket=bucket, Key=SNAPSHOT_POINTER_KEY)["Body"].read())
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=pointer["manifest_key"])["Body"].read())
-    for key in (manifest["centroids_key"], manifest["members_key"]):
+    for key in (manifest["centroids_key"], manifest["members_key"], *manifest["documents"].values()):
         s3.head_object(Bucket=bucket, Key=key)
+
+    # Per-theme activity is published with the snapshot: the surge is all on the last day.
+    raw = snapshots.current_document("stats")
+    assert raw is not None
+    stats = ThemeStats.model_validate_json(raw)
+    assert stats.snapshot_version == 1
+    surge = stats.theme(surge_theme.theme_id)
+    assert surge is not None
+    assert surge.reports == 40
+    assert surge.daily(len(stats.days))[-1] == 40
+    assert sum(stats.volume_daily()) == len(topic_of)
+    # Shards written without report facts count as unknown business and role.
+    assert stats.businesses == ("unknown",)
+    detail = surge_theme.emerging_detail
+    assert detail is not None
+    assert detail.recent_reports >= 40
+    assert detail.since == datetime.fromisoformat(summary_time(manifest))
 
 
 def test_a_rerun_keeps_theme_ids_and_does_not_alert_again(recluster: MockedFunction) -> None:
@@ -115,5 +138,10 @@ def test_a_rerun_keeps_theme_ids_and_does_not_alert_again(recluster: MockedFunct
     assert summary["snapshot_version"] == 2
     after = snapshots.current()
     assert {theme.theme_id for theme in after.themes} == before
+    # Still emerging: the detail keeps the time of first detection (run 1), not this run's.
+    emerging = [theme for theme in after.themes if theme.emerging]
+    assert len(emerging) == 1
+    assert emerging[0].emerging_detail is not None
+    assert emerging[0].emerging_detail.since < after.created_at
     assert all(theme.lineage is None or theme.lineage.event == "continued" for theme in after.themes)
     assert drain_url(boto3.client("sqs"), recluster.stack.physical_id("AlertsQueue")) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from riskradar.adapters.s3 import EmbeddingShardStore
+from riskradar.scoring import ScoringPolicy
 from tests.helpers import ROOT, MockedFunction, drain_url, mocked_function
 
 pytestmark = pytest.mark.slow
@@ -55,6 +58,25 @@ def test_sample_batch_is_triaged_and_only_the_poison_record_fails(triage: Mocked
     ]
     assert keys
     assert all(key.startswith("embeddings/dt=2026-11-24/") for key in keys)
+    # Each shard carries what per-theme statistics need, aligned with its report ids.
+    store = EmbeddingShardStore(boto3.client("s3"), bucket)
+    facts_of: dict[str, tuple[str, str, str, float]] = {}
+    for key in keys:
+        shard = store.read(key)
+        assert shard.facts is not None
+        for row, report_id in enumerate(shard.report_ids):
+            facts_of[report_id] = (
+                shard.facts.businesses[row],
+                shard.facts.reporter_roles[row],
+                shard.facts.subject_types[row],
+                float(shard.facts.amounts_usd[row]),
+            )
+    assert facts_of["evt-0101"][:3] == ("live", "user", "live_stream")
+    assert math.isnan(facts_of["evt-0101"][3])
+    business, role, subject_type, usd = facts_of["evt-0102"]
+    assert (business, role, subject_type) == ("payments", "seller", "")
+    eur = ScoringPolicy.from_json(None).config_for("payments").money_at_risk.usd_rates["EUR"]
+    assert usd == pytest.approx(89.90 * eur)
 
 
 def test_redelivered_batch_signals_nothing_twice(triage: MockedFunction) -> None:

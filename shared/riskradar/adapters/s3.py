@@ -5,7 +5,8 @@ Layout in the artifacts bucket:
     embeddings/dt=YYYY-MM-DD/<shard id>.npz   one shard per triaged batch and day: vectors, ids, texts
     themes/v<version>/manifest.json           a published snapshot: theme metadata ...
     themes/v<version>/centroids.npy           ... its centroids ...
-    themes/v<version>/members.npz             ... and each theme's member report ids in that run
+    themes/v<version>/members.npz             ... each theme's member report ids in that run ...
+    themes/v<version>/<name>.json             ... and documents published with it (stats.json)
     themes/current.json                       the pointer readers follow: {"version", "manifest_key"}
 
 A snapshot is published by writing its two objects first and the pointer last. Each S3 PUT is
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +30,75 @@ import numpy.typing as npt
 from riskradar.themes import SnapshotManifest, ThemeSnapshot, Vectors
 
 EMBEDDINGS_PREFIX = "embeddings/"
+_DOCUMENT_NAME = re.compile(r"[a-z]+(-[a-z]+)*")
 SNAPSHOT_POINTER_KEY = "themes/current.json"
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """What per-theme statistics need of each report, row-aligned with a shard's report ids: so
+    that the recluster job counts themes by business, role, subject and money from S3 alone,
+    without scanning the reports table. "" (or NaN for money) where a report has no such fact."""
+
+    businesses: tuple[str, ...]
+    reporter_roles: tuple[str, ...]
+    #: Keyed pseudonyms (HMAC) only, as everywhere past intake.
+    reporter_hashes: tuple[str, ...]
+    subject_types: tuple[str, ...]
+    subject_hashes: tuple[str, ...]
+    #: The stated amount in USD at the scoring config's rates; NaN when the report states none.
+    amounts_usd: npt.NDArray[np.float64]
+
+    #: npz array name of each field.
+    ARRAYS: ClassVar[tuple[str, ...]] = (
+        "businesses",
+        "reporter_roles",
+        "reporter_hashes",
+        "subject_types",
+        "subject_hashes",
+    )
+
+    def __post_init__(self) -> None:
+        lengths = {len(getattr(self, name)) for name in self.ARRAYS} | {len(self.amounts_usd)}
+        if len(lengths) > 1:
+            raise ValueError(f"report facts of unequal lengths: {sorted(lengths)}")
+
+    def __len__(self) -> int:
+        return len(self.amounts_usd)
+
+    @classmethod
+    def from_columns(
+        cls, columns: Mapping[str, tuple[str, ...]], amounts_usd: npt.NDArray[np.float64]
+    ) -> ReportFacts:
+        """From the text columns by field name (see ARRAYS) and the amounts."""
+        return cls(
+            businesses=columns["businesses"],
+            reporter_roles=columns["reporter_roles"],
+            reporter_hashes=columns["reporter_hashes"],
+            subject_types=columns["subject_types"],
+            subject_hashes=columns["subject_hashes"],
+            amounts_usd=amounts_usd,
+        )
+
+    @classmethod
+    def unknown(cls, count: int) -> ReportFacts:
+        """Facts of reports triaged before shards carried them: all unknown."""
+        blank = ("",) * count
+        return cls(blank, blank, blank, blank, blank, np.full(count, np.nan))
+
+    def take(self, rows: npt.NDArray[np.int64] | Sequence[int]) -> ReportFacts:
+        """The facts of `rows`, in that order."""
+        index = np.asarray(rows, dtype=np.int64)
+        picked = {name: tuple(getattr(self, name)[i] for i in index.tolist()) for name in self.ARRAYS}
+        return ReportFacts.from_columns(picked, self.amounts_usd[index])
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[ReportFacts]) -> ReportFacts:
+        joined = {
+            name: tuple(value for part in parts for value in getattr(part, name)) for name in cls.ARRAYS
+        }
+        amounts = np.concatenate([part.amounts_usd for part in parts]) if parts else np.zeros(0)
+        return cls.from_columns(joined, amounts)
 
 
 @dataclass(frozen=True)
@@ -42,6 +112,8 @@ class EmbeddingShard:
     vectors: Vectors
     #: The redacted report texts, so that recluster can label themes from S3 alone.
     texts: tuple[str, ...] = ()
+    #: Business, role, subject and money of each report (None: written before shards carried them).
+    facts: ReportFacts | None = None
 
 
 class EmbeddingShardStore:
@@ -59,6 +131,7 @@ class EmbeddingShardStore:
             theme_ids=np.array(shard.theme_ids, dtype=np.str_),
             created_at=shard.created_at.astype(np.float64),
             texts=np.array(shard.texts, dtype=np.str_),
+            **_facts_arrays(shard.facts),
         )
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=buffer.getvalue())
         return key
@@ -84,6 +157,7 @@ class EmbeddingShardStore:
                 created_at=data["created_at"],
                 vectors=data["vectors"],
                 texts=tuple(str(v) for v in data["texts"]) if "texts" in data.files else (),
+                facts=_facts_from(data),
             )
 
 
@@ -96,6 +170,7 @@ class ThemeSnapshotStore:
         self._dimension = dimension
         self._cached: ThemeSnapshot | None = None
         self._members_key: str | None = None
+        self._documents: dict[str, str] = {}
 
     def current(self) -> ThemeSnapshot:
         """The published snapshot; an empty one before the first publication.
@@ -118,6 +193,7 @@ class ThemeSnapshotStore:
         raw = self._s3.get_object(Bucket=self._bucket, Key=manifest.centroids_key)["Body"].read()
         centroids = np.load(io.BytesIO(raw), allow_pickle=False).astype(np.float32)
         self._members_key = manifest.members_key
+        self._documents = dict(manifest.documents)
         return ThemeSnapshot(
             manifest.version, manifest.created_at, manifest.themes, centroids, dormant=manifest.dormant_themes
         )
@@ -140,10 +216,24 @@ class ThemeSnapshotStore:
                 members[theme_ids[int(theme_index)]].append(str(report_id))
         return members
 
+    def current_document(self, name: str) -> bytes | None:
+        """A JSON document published with the current snapshot (None before one, or if it has none)."""
+        self.current()
+        key = self._documents.get(name)
+        if key is None:
+            return None
+        body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        return body
+
     def publish(
-        self, snapshot: ThemeSnapshot, *, members: Mapping[str, Sequence[str]] | None = None
+        self,
+        snapshot: ThemeSnapshot,
+        *,
+        members: Mapping[str, Sequence[str]] | None = None,
+        documents: Mapping[str, bytes] | None = None,
     ) -> SnapshotManifest:
-        """Write the snapshot's objects, then the pointer: readers switch to it atomically."""
+        """Write the snapshot's objects, then the pointer: readers switch to it atomically.
+        `documents` are JSON bodies by name (lower-case letters and dashes), published with it."""
         prefix = f"themes/v{snapshot.version:010d}/"
         buffer = io.BytesIO()
         np.save(buffer, snapshot.centroids.astype(np.float32), allow_pickle=False)
@@ -151,6 +241,14 @@ class ThemeSnapshotStore:
         if members is not None:
             members_key = f"{prefix}members.npz"
             self._s3.put_object(Bucket=self._bucket, Key=members_key, Body=_members_npz(members))
+        document_keys: dict[str, str] = {}
+        for name, body in (documents or {}).items():
+            if not _DOCUMENT_NAME.fullmatch(name):
+                raise ValueError(f"document name {name!r} must be lower-case letters and dashes")
+            document_keys[name] = f"{prefix}{name}.json"
+            self._s3.put_object(
+                Bucket=self._bucket, Key=document_keys[name], Body=body, ContentType="application/json"
+            )
         manifest = SnapshotManifest(
             version=snapshot.version,
             created_at=snapshot.created_at,
@@ -159,6 +257,7 @@ class ThemeSnapshotStore:
             centroids_key=f"{prefix}centroids.npy",
             dormant_themes=snapshot.dormant,
             members_key=members_key,
+            documents=document_keys,
         )
         self._s3.put_object(Bucket=self._bucket, Key=manifest.centroids_key, Body=buffer.getvalue())
         manifest_key = f"{prefix}manifest.json"
@@ -166,6 +265,23 @@ class ThemeSnapshotStore:
         pointer = {"version": snapshot.version, "manifest_key": manifest_key}
         self._s3.put_object(Bucket=self._bucket, Key=SNAPSHOT_POINTER_KEY, Body=json.dumps(pointer).encode())
         return manifest
+
+
+def _facts_arrays(facts: ReportFacts | None) -> dict[str, Any]:
+    if facts is None:
+        return {}
+    arrays: dict[str, Any] = {
+        f"fact_{name}": np.array(getattr(facts, name), dtype=np.str_) for name in ReportFacts.ARRAYS
+    }
+    arrays["fact_amounts_usd"] = facts.amounts_usd.astype(np.float64)
+    return arrays
+
+
+def _facts_from(data: Any) -> ReportFacts | None:
+    if "fact_amounts_usd" not in data.files:
+        return None
+    columns = {name: tuple(str(v) for v in data[f"fact_{name}"]) for name in ReportFacts.ARRAYS}
+    return ReportFacts.from_columns(columns, np.asarray(data["fact_amounts_usd"], dtype=np.float64))
 
 
 def _members_npz(members: Mapping[str, Sequence[str]]) -> bytes:

@@ -1,0 +1,90 @@
+"""S3 adapters against moto: embedding shards (with and without report facts) and snapshot documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+from moto import mock_aws
+
+from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
+from riskradar.themes import ThemeInfo, ThemeSnapshot, normalize_rows
+
+BUCKET = "artifacts"
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def shard(facts: ReportFacts | None) -> EmbeddingShard:
+    return EmbeddingShard(
+        day=date(2026, 11, 20),
+        report_ids=("a", "b"),
+        theme_ids=("thm-1", ""),
+        created_at=np.array([1.0, 2.0]),
+        vectors=normalize_rows(np.eye(2, 4, dtype=np.float32)),
+        texts=("first", "second"),
+        facts=facts,
+    )
+
+
+def test_report_facts_round_trip_through_a_shard(s3: Any) -> None:
+    facts = ReportFacts(
+        businesses=("shop", "payments"),
+        reporter_roles=("user", "seller"),
+        reporter_hashes=("r1", "r2"),
+        subject_types=("order", ""),
+        subject_hashes=("o1", ""),
+        amounts_usd=np.array([12.5, np.nan]),
+    )
+    store = EmbeddingShardStore(s3, BUCKET)
+
+    back = store.read(store.write(shard(facts)))
+
+    assert back.facts is not None
+    assert back.facts.businesses == facts.businesses
+    assert back.facts.reporter_roles == facts.reporter_roles
+    assert back.facts.reporter_hashes == facts.reporter_hashes
+    assert back.facts.subject_types == facts.subject_types
+    assert back.facts.subject_hashes == facts.subject_hashes
+    np.testing.assert_array_equal(back.facts.amounts_usd, facts.amounts_usd)
+
+
+def test_a_shard_written_before_report_facts_reads_without_them(s3: Any) -> None:
+    store = EmbeddingShardStore(s3, BUCKET)
+    back = store.read(store.write(shard(None)))
+    assert back.facts is None
+    assert back.report_ids == ("a", "b")
+
+
+def test_report_facts_of_unequal_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="unequal lengths"):
+        ReportFacts(("shop",), ("user", "user"), ("r",), ("",), ("",), np.array([np.nan]))
+
+
+def test_documents_are_published_with_the_snapshot_and_read_from_the_current_one(s3: Any) -> None:
+    store = ThemeSnapshotStore(s3, BUCKET, dimension=4)
+    assert store.current_document("stats") is None  # nothing published yet
+
+    for version in (1, 2):
+        snapshot = ThemeSnapshot(
+            version,
+            datetime(2026, 11, 20, tzinfo=UTC),
+            (ThemeInfo(theme_id="thm-1", label="one"),),
+            normalize_rows(np.ones((1, 4), dtype=np.float32)),
+        )
+        store.publish(snapshot, documents={"stats": f'{{"v": {version}}}'.encode()})
+
+    assert store.current_document("stats") == b'{"v": 2}'
+    assert store.current_document("missing") is None
+    with pytest.raises(ValueError, match="lower-case"):
+        store.publish(snapshot, documents={"../escape": b"{}"})
