@@ -1,0 +1,180 @@
+"""Contracts of the strategist side: verdicts and names on themes, merges, interventions, and the
+audit trail of every strategist action.
+
+`ThemeCuration` is the strategist's record of a theme (one item per theme id in the curation
+table): the recluster job reads it and applies it to the next snapshot, so that a verdict changes
+triage scores from that snapshot on and a name survives reclustering. `Intervention` is an action
+a strategist took against a theme in one business; its effect is measured by riskradar.effect.
+`AuditEntry` is appended, never changed, for each of these actions.
+
+Request bodies (`VerdictRequest`, `MergeRequest`, `InterventionRequest`) are strict: unknown fields
+are refused, as on the intake API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from riskradar.models import UtcDatetime
+
+__all__ = [
+    "AuditAction",
+    "AuditEntry",
+    "Intervention",
+    "InterventionRequest",
+    "InterventionType",
+    "MergeRequest",
+    "Role",
+    "ThemeCuration",
+    "Verdict",
+    "VerdictRequest",
+]
+
+
+class Verdict(StrEnum):
+    """A strategist's judgement of a theme; riskradar.scoring turns it into points."""
+
+    FRAUD = "fraud"
+    ABUSE = "abuse"
+    BENIGN = "benign"
+    NEEDS_REVIEW = "needs_review"
+
+
+class Role(StrEnum):
+    """What a token's holder may do: a viewer reads; a strategist also judges and acts."""
+
+    VIEWER = "viewer"
+    STRATEGIST = "strategist"
+
+
+class InterventionType(StrEnum):
+    """The kind of action taken, so that effects can be compared across interventions."""
+
+    BLOCK = "block"  # e.g. block a payment method, a seller, a listing pattern
+    LIMIT = "limit"  # rate or amount limits
+    VERIFY = "verify"  # extra verification step (KYC, 3-D Secure, phone check)
+    WARN = "warn"  # in-product warning or friction for users
+    TAKEDOWN = "takedown"  # remove listings, streams, ads
+    POLICY = "policy"  # a rule or policy change
+    EDUCATION = "education"  # outreach, help-centre articles
+    OTHER = "other"
+
+
+def _single_line(value: str) -> str:
+    if any(ord(char) < 32 and char not in "\n\t" for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_single_line)]
+ThemeName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), AfterValidator(_single_line)
+]
+ActionText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_single_line)
+]
+ThemeId = Annotated[str, StringConstraints(pattern=r"^thm-[0-9a-f]{8}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VerdictRequest(_Strict):
+    """Body of POST /v1/themes/{theme_id}/verdict."""
+
+    verdict: Verdict
+    note: Note = ""
+    #: Optional: name the theme; the name replaces the automatic label and survives reclustering.
+    name: ThemeName | None = None
+
+
+class MergeRequest(_Strict):
+    """Body of POST /v1/themes/{theme_id}/merge: the theme in the path is merged into `into`."""
+
+    into: ThemeId
+    note: Note = ""
+
+
+class InterventionRequest(_Strict):
+    """Body of POST /v1/interventions."""
+
+    theme_id: ThemeId
+    business: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    action_type: InterventionType
+    action: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        AfterValidator(_single_line),
+    ]
+    start: UtcDatetime
+    end: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> InterventionRequest:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class ThemeCuration(_Strict):
+    """The strategist's record of one theme (curation table item)."""
+
+    theme_id: str
+    verdict: Verdict | None = None
+    verdict_note: str = ""
+    #: The strategist's name for the theme (None: the automatic label applies).
+    name: str | None = None
+    #: Set on a theme merged into another: it is gone, its reports belong to `merged_into`.
+    merged_into: str | None = None
+    #: Themes merged into this one (their reports are this theme's in every later recluster).
+    absorbed: tuple[str, ...] = ()
+    updated_by: str
+    updated_at: UtcDatetime
+    #: Incremented on every change; writes are conditional on it (no lost update).
+    revision: int = Field(default=1, ge=1)
+
+
+class Intervention(_Strict):
+    """An action a strategist took against a theme in one business (interventions table item)."""
+
+    intervention_id: str
+    theme_id: str
+    business: str
+    action_type: InterventionType
+    action: str
+    start: UtcDatetime
+    end: UtcDatetime | None = None
+    created_by: str
+    created_at: UtcDatetime
+
+    def is_active(self, at: datetime) -> bool:
+        return self.start <= at and (self.end is None or at < self.end)
+
+
+class AuditAction(StrEnum):
+    VERDICT = "verdict"
+    MERGE = "merge"
+    INTERVENTION_CREATED = "intervention_created"
+
+
+class AuditEntry(_Strict):
+    """One strategist action, appended to the audit table and never changed."""
+
+    audit_id: str
+    at: UtcDatetime
+    #: The token's subject (`sub` claim) and the roles it held.
+    actor: str
+    actor_roles: tuple[str, ...] = ()
+    action: AuditAction
+    target_type: Literal["theme", "intervention"]
+    target_id: str
+    #: The record as it was before the action (None when it did not exist) and after it.
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    #: The API request that made the change, to find it in the logs.
+    request_id: str = ""
