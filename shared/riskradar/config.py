@@ -33,6 +33,16 @@ class _EnvModel(BaseModel):
             raise ConfigError(f"invalid environment for {cls.__name__}: {problems}") from None
 
 
+def _split_csv(value: object) -> object:
+    """A comma-separated environment value (as `!Join [",", ...]` writes it) as a set of names."""
+    if isinstance(value, str):
+        names = frozenset(part.strip() for part in value.split(",") if part.strip())
+        if not names:
+            raise ValueError("must list at least one business")
+        return names
+    return value
+
+
 class IntakeSettings(_EnvModel):
     intake_queue_url: str
     idempotency_table: str
@@ -40,15 +50,7 @@ class IntakeSettings(_EnvModel):
     id_hash_key_parameter: str
     report_dedup_window_seconds: int = Field(default=86_400, ge=60)
 
-    @field_validator("allowed_businesses", mode="before")
-    @classmethod
-    def _split_csv(cls, value: object) -> object:
-        if isinstance(value, str):
-            names = frozenset(part.strip() for part in value.split(",") if part.strip())
-            if not names:
-                raise ValueError("must list at least one business")
-            return names
-        return value
+    _split_businesses = field_validator("allowed_businesses", mode="before")(_split_csv)
 
 
 class TriageSettings(_EnvModel):
@@ -70,3 +72,16 @@ class ReclusterSettings(_EnvModel):
     artifacts_bucket: str
     alerts_queue_url: str
     recluster_window_days: int = Field(default=30, ge=1, le=90)
+
+
+class StrategistSettings(_EnvModel):
+    artifacts_bucket: str
+    curation_table: str
+    interventions_table: str
+    audit_table: str
+    allowed_businesses: frozenset[str]
+    #: JWT claims that carry the holder's riskradar roles and the businesses they may act on.
+    roles_claim: str = "roles"
+    businesses_claim: str = "businesses"
+
+    _split_businesses = field_validator("allowed_businesses", mode="before")(_split_csv)

@@ -13,23 +13,29 @@ are refused, as on the intake API.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from riskradar.models import UtcDatetime
+from riskradar.theme_stats import SubjectActivity
+from riskradar.themes import EmergingDetail, ThemeLineage
 
 __all__ = [
     "AuditAction",
     "AuditEntry",
+    "DailyCounts",
     "Intervention",
     "InterventionRequest",
     "InterventionType",
     "MergeRequest",
     "Role",
     "ThemeCuration",
+    "ThemeDetail",
+    "ThemeStatus",
+    "ThemeView",
     "Verdict",
     "VerdictRequest",
 ]
@@ -178,3 +184,59 @@ class AuditEntry(_Strict):
     after: dict[str, Any] | None = None
     #: The API request that made the change, to find it in the logs.
     request_id: str = ""
+
+
+# --- responses of the strategist API -----------------------------------------------------------------
+
+
+class ThemeStatus(StrEnum):
+    EMERGING = "emerging"
+    ACTIVE = "active"
+    #: No longer found by the recluster job (kept for its id, name and verdict).
+    DORMANT = "dormant"
+    #: Merged into another theme by a strategist.
+    MERGED = "merged"
+
+
+class ThemeView(_Strict):
+    """A theme as `GET /v1/themes` lists it: the current snapshot, its window's activity and the
+    strategist's record (the verdict a strategist set wins over the snapshot's until the next
+    recluster publishes it)."""
+
+    theme_id: str
+    label: str
+    keywords: tuple[str, ...] = ()
+    status: ThemeStatus
+    verdict: Verdict | None = None
+    verdict_note: str = ""
+    named_by_strategist: bool = False
+    #: Reports of the theme in the recluster window, in all and per business.
+    reports_in_window: int = 0
+    reports_by_business: dict[str, int] = Field(default_factory=dict)
+    money_at_risk_usd: float = 0.0
+    emerging_detail: EmergingDetail | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    merged_into: str | None = None
+    snapshot_version: int
+
+
+class DailyCounts(_Strict):
+    """Reports per day of the window (aligned with `ThemeDetail.days`)."""
+
+    total: tuple[int, ...]
+    by_business: dict[str, tuple[int, ...]] = Field(default_factory=dict)
+    by_role: dict[str, tuple[int, ...]] = Field(default_factory=dict)
+
+
+class ThemeDetail(ThemeView):
+    """`GET /v1/themes/{theme_id}`: the list entry plus what a strategist needs to judge it."""
+
+    examples: tuple[str, ...] = ()
+    lineage: ThemeLineage | None = None
+    days: tuple[date, ...] = ()
+    counts: DailyCounts | None = None
+    top_subjects: tuple[SubjectActivity, ...] = ()
+    absorbed: tuple[str, ...] = ()
+    interventions: tuple[Intervention, ...] = ()
+    curation: ThemeCuration | None = None
