@@ -556,6 +556,34 @@ def test_without_controls_there_is_a_rate_ratio_and_a_reason_instead_of_the_did(
     )
 
 
+def test_controls_too_rare_to_expect_enough_reports_after_give_no_did() -> None:
+    one_a_day = {"ctl": np.ones(30)}  # 14 before: enough for a baseline, not for 20 expected after
+    effect = steady().measure(controls=one_a_day, config=EffectConfig(min_expected_after=20))
+    assert effect.status is EffectStatus.OK
+    assert effect.difference_in_differences is None
+    assert (
+        effect.difference_in_differences_reason == "The control themes are too rare to compare with so far."
+    )
+
+
+def test_a_business_with_no_other_reports_has_nothing_to_normalise_by() -> None:
+    treated, _controls, _volume = steady().arrays()
+    effect = steady().measure(volume=treated, controls={})
+    assert effect.status is EffectStatus.NOT_ENOUGH_DATA
+    assert effect.reason == "The business had no other reports before the start."
+
+
+def test_an_intervention_lifted_during_its_ramp_can_never_be_measured() -> None:
+    effect = steady().measure(end=START + timedelta(days=1), config=EffectConfig(ramp_days=2))
+    assert effect.status is EffectStatus.NOT_ENOUGH_DATA
+    assert effect.final
+    assert effect.after_window is None
+    assert effect.reason == (
+        f"The intervention was lifted on {START + timedelta(days=1)}, before any day after its start could "
+        "be measured."
+    )
+
+
 def test_a_theme_already_falling_before_the_start_gets_a_warning() -> None:
     treated, _controls, volume = steady().arrays()
     falling = treated.copy()
