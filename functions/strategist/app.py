@@ -167,6 +167,11 @@ def get_intervention(intervention_id: str) -> Response[Any]:
     return json_response(HTTPStatus.OK, dumped(service.intervention(principal(), intervention_id)))
 
 
+@app.get("/v1/interventions/<intervention_id>/effect")
+def get_intervention_effect(intervention_id: str) -> Response[Any]:
+    return json_response(HTTPStatus.OK, dumped(service.effect(principal(), intervention_id)))
+
+
 # ---------------------------------------------------------------------------------- audit
 
 

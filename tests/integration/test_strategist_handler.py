@@ -492,3 +492,32 @@ def test_a_bad_page_size_is_refused(api: MockedFunction, limit: str) -> None:
     status, body, _ = call(api, event("strategist_list_audit", roles="[viewer]", query={"limit": limit}))
     assert status == 422
     assert body["error"]["details"][0]["field"] == "limit"
+
+
+def test_the_effect_route_reports_an_honest_status(api: MockedFunction) -> None:
+    _, created, _ = call(api, event("strategist_post_intervention", businesses="[payments]"))
+    status, effect, _ = call(
+        api,
+        event(
+            "strategist_get_intervention_effect",
+            roles="[viewer]",
+            path_parameters={"intervention_id": created["intervention_id"]},
+        ),
+    )
+    assert status == 200
+    # Two hours of data: far too little to say anything yet.
+    assert effect["status"] in ("pending", "not_enough_data")
+    assert effect["reason"]
+    assert effect["difference_in_differences"] is None
+
+
+def test_the_effect_of_an_unknown_intervention_is_404(api: MockedFunction) -> None:
+    status, _, _ = call(
+        api,
+        event(
+            "strategist_get_intervention_effect",
+            roles="[viewer]",
+            path_parameters={"intervention_id": "int-nope"},
+        ),
+    )
+    assert status == 404

@@ -15,10 +15,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from riskradar.adapters.strategist import ConcurrentChange
+from riskradar.effect import (
+    EffectConfig,
+    InterventionEffect,
+    InterventionPeriod,
+    measure_effect,
+    select_controls,
+)
 from riskradar.strategist.access import Principal
 from riskradar.strategist.models import (
     AuditAction,
@@ -36,7 +43,7 @@ from riskradar.strategist.models import (
 from riskradar.theme_stats import ThemeActivity, ThemeStats
 from riskradar.themes import ThemeInfo, ThemeSnapshot
 
-__all__ = ["Conflict", "NotFound", "StrategistService", "ThemeFilters"]
+__all__ = ["Conflict", "NotFound", "StrategistService", "ThemeFilters", "measure_intervention"]
 
 
 class NotFound(Exception):
@@ -149,6 +156,14 @@ class StrategistService:
         principal.require_reader()
         found = self.records.interventions(theme_id=theme_id)
         return [item for item in found if business is None or item.business == business]
+
+    def effect(self, principal: Principal, intervention_id: str) -> InterventionEffect:
+        """The intervention's measured effect so far (riskradar.effect), from the daily counts of
+        the current snapshot's window in the intervention's business."""
+        intervention = self.intervention(principal, intervention_id)
+        current = self._current()
+        others = [item for item in self.records.interventions() if item.intervention_id != intervention_id]
+        return measure_intervention(intervention, current.stats, others, today=self.clock().date())
 
     def audit(
         self, principal: Principal, *, limit: int, before: str | None, target_id: str | None
@@ -345,6 +360,70 @@ class StrategistService:
             after=after,
             request_id=request_id,
         )
+
+
+def measure_intervention(
+    intervention: Intervention,
+    stats: ThemeStats | None,
+    others: Iterable[Intervention],
+    *,
+    today: date,
+    config: EffectConfig | None = None,
+) -> InterventionEffect:
+    """The effect of one intervention, from a window's per-theme daily counts in its business;
+    control themes are the business's other themes without an intervention of their own."""
+    if stats is None:
+        stats = ThemeStats(
+            snapshot_version=0,
+            generated_at=datetime.combine(today, time(), UTC),
+            days=(today,),
+            volume=(),
+            themes=(),
+            novelty_pool=ThemeActivity(theme_id="novelty", reports=0),
+        )
+    days = len(stats.days)
+    business = intervention.business
+    activity = stats.theme(intervention.theme_id)
+    treated = activity.daily(days, business=business) if activity else [0] * days
+    start, end = _first_whole_day(intervention.start), None
+    if intervention.end is not None:
+        end = intervention.end.date()  # the day it was lifted is no longer a day "in effect"
+    controls = select_controls(
+        {
+            theme.theme_id: theme.daily(days, business=business)
+            for theme in stats.themes
+            if any(cell.business == business for cell in theme.cells)
+        },
+        treated_theme_id=intervention.theme_id,
+        days=stats.days,
+        start=start,
+        end=end,
+        other_interventions=[
+            InterventionPeriod(
+                other.theme_id, _first_whole_day(other.start), other.end.date() if other.end else None
+            )
+            for other in others
+            if other.business == business
+        ],
+        config=config,
+    )
+    return measure_effect(
+        days=stats.days,
+        treated=treated,
+        volume=stats.volume_daily(business=business),
+        controls=controls,
+        start=start,
+        end=end,
+        today=today,
+        config=config,
+    )
+
+
+def _first_whole_day(moment: datetime) -> date:
+    """The first UTC day an intervention was in effect all day: a mid-day start's own day is mixed."""
+    moment = moment.astimezone(UTC)
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.date() if moment == midnight else moment.date() + timedelta(days=1)
 
 
 def _all_themes(
