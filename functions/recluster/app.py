@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from riskradar.adapters.s3 import EmbeddingShardStore, ThemeSnapshotStore
 from riskradar.adapters.sqs import SqsQueue
+from riskradar.adapters.strategist import StrategistStore
 from riskradar.config import ReclusterSettings
 from riskradar.embedding import MINILM_DIMENSION
 from riskradar.recluster import ReclusterService
@@ -32,6 +33,11 @@ service = ReclusterService(
     alerts=SqsQueue(boto3.client("sqs"), settings.alerts_queue_url),
     window_days=settings.recluster_window_days,
     clock=lambda: datetime.now(UTC),
+    curation=StrategistStore.reader(
+        boto3.client("dynamodb"),
+        curation_table=settings.curation_table,
+        interventions_table=settings.interventions_table,
+    ),
 )
 
 

@@ -71,6 +71,8 @@ class TriageSettings(_EnvModel):
 class ReclusterSettings(_EnvModel):
     artifacts_bucket: str
     alerts_queue_url: str
+    curation_table: str
+    interventions_table: str
     recluster_window_days: int = Field(default=30, ge=1, le=90)
 
 

@@ -23,6 +23,8 @@ from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFac
 from riskradar.clustering import LEFT_OUT, cluster_embeddings
 from riskradar.emerging import EmergingScore, count_by_bucket, score_emerging
 from riskradar.models import ThemeAlert
+from riskradar.strategist.curation import apply_curation
+from riskradar.strategist.models import ThemeCuration
 from riskradar.theme_identity import match_themes
 from riskradar.theme_labels import label_themes
 from riskradar.theme_stats import compute_theme_stats
@@ -52,6 +54,10 @@ def _emerging_detail(
 
 class MessageQueue(Protocol):
     def send(self, body: str, *, attributes: dict[str, str] | None = None) -> str: ...
+
+
+class CurationReader(Protocol):
+    def all_curation(self) -> dict[str, ThemeCuration]: ...
 
 
 @dataclass(frozen=True)
@@ -119,11 +125,18 @@ class ReclusterService:
     window_days: int
     clock: Callable[[], datetime]
     seed: int = 0
+    #: The strategist's records (verdicts, names, merges); None: no strategist side deployed.
+    curation: CurationReader | None = None
 
     def run(self) -> ReclusterResult:
         now = self.clock()
         window = load_window(self.shards, end=now, days=self.window_days)
-        previous = self.snapshots.current()
+        # Verdicts, names and merges travel with theme ids: apply them to what this run carries on.
+        previous, previous_members = apply_curation(
+            self.snapshots.current(),
+            self.snapshots.current_members(),
+            self.curation.all_curation() if self.curation else {},
+        )
         version = previous.version + 1
         if len(window) == 0:
             return ReclusterResult(previous.version, 0, len(previous.themes), 0, (), ())
@@ -133,7 +146,7 @@ class ReclusterService:
         members = [[window.report_ids[row] for row in rows] for rows in cluster_rows]
         identity = match_themes(
             previous,
-            self.snapshots.current_members(),
+            previous_members,
             clusters.centroids,
             members,
             version=version,

@@ -17,7 +17,9 @@ from riskradar.adapters.s3 import (
     EmbeddingShardStore,
     ThemeSnapshotStore,
 )
+from riskradar.adapters.strategist import StrategistStore
 from riskradar.models import ThemeAlert
+from riskradar.strategist.models import AuditAction, AuditEntry, ThemeCuration, Verdict
 from riskradar.theme_stats import ThemeStats
 from riskradar.themes import normalize_rows
 from tests.helpers import ROOT, MockedFunction, drain_url, mocked_function
@@ -145,3 +147,42 @@ def test_a_rerun_keeps_theme_ids_and_does_not_alert_again(recluster: MockedFunct
     assert emerging[0].emerging_detail.since < after.created_at
     assert all(theme.lineage is None or theme.lineage.event == "continued" for theme in after.themes)
     assert drain_url(boto3.client("sqs"), recluster.stack.physical_id("AlertsQueue")) == []
+
+
+def test_a_strategists_verdict_and_name_reach_the_next_snapshot(recluster: MockedFunction) -> None:
+    s3 = boto3.client("s3")
+    snapshots = ThemeSnapshotStore(s3, recluster.stack.physical_id("ArtifactsBucket"), dimension=DIMENSION)
+    judged = next(theme for theme in snapshots.current().themes if not theme.emerging)
+    store = StrategistStore(
+        boto3.client("dynamodb"),
+        curation_table=recluster.stack.physical_id("ThemeCurationTable"),
+        interventions_table=recluster.stack.physical_id("InterventionsTable"),
+        audit_table=recluster.stack.physical_id("AuditTable"),
+    )
+    now = datetime.now(UTC)
+    record = ThemeCuration(
+        theme_id=judged.theme_id,
+        verdict=Verdict.FRAUD,
+        name="Cards that never arrive",
+        updated_by="alice",
+        updated_at=now,
+    )
+    store.save_curation(
+        [record],
+        AuditEntry(
+            audit_id="a1",
+            at=now,
+            actor="alice",
+            action=AuditAction.VERDICT,
+            target_type="theme",
+            target_id=judged.theme_id,
+        ),
+    )
+
+    recluster.invoke(scheduled_event(), timeout_s=900)
+
+    after = snapshots.current().theme(judged.theme_id)
+    assert after is not None
+    assert after.verdict == "fraud"
+    assert after.label == "Cards that never arrive"
+    assert after.named_by_strategist

@@ -33,12 +33,25 @@ class ConcurrentChange(Exception):
 
 class StrategistStore:
     def __init__(
-        self, client: Any, *, curation_table: str, interventions_table: str, audit_table: str
+        self, client: Any, *, curation_table: str, interventions_table: str, audit_table: str | None
     ) -> None:
         self._client = client
         self._curation = curation_table
         self._interventions = interventions_table
         self._audit = audit_table
+
+    @classmethod
+    def reader(cls, client: Any, *, curation_table: str, interventions_table: str) -> StrategistStore:
+        """For jobs that read the strategist's records (curation, interventions) and never act:
+        no audit table, so any write fails before it reaches DynamoDB."""
+        return cls(
+            client, curation_table=curation_table, interventions_table=interventions_table, audit_table=None
+        )
+
+    def _audit_table(self) -> str:
+        if self._audit is None:
+            raise PermissionError("this store reads the strategist's records and cannot write actions")
+        return self._audit
 
     # ------------------------------------------------------------------ curation
 
@@ -129,7 +142,7 @@ class StrategistStore:
         """The latest audit entries first (at most `limit`), older than the cursor `before`, of one
         target or all. Returns the entries and the cursor of the next page (None at the end)."""
         query: dict[str, Any] = {
-            "TableName": self._audit,
+            "TableName": self._audit_table(),
             "KeyConditionExpression": "stream = :stream",
             "ExpressionAttributeValues": {":stream": {"S": AUDIT_STREAM}},
             "ScanIndexForward": False,
@@ -157,7 +170,7 @@ class StrategistStore:
     def _audit_put(self, entry: AuditEntry) -> dict[str, Any]:
         return {
             "Put": {
-                "TableName": self._audit,
+                "TableName": self._audit_table(),
                 "Item": {
                     "stream": {"S": AUDIT_STREAM},
                     "at_id": {"S": audit_key(entry)},
