@@ -35,9 +35,11 @@ from riskradar.intake.validation import (
     batch_items,
     decode_json_body,
 )
+from riskradar.observability import keep_sdk_wire_logs_quiet
 from riskradar.pseudonymize import IdHasher
 
 logger = Logger()
+keep_sdk_wire_logs_quiet()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 

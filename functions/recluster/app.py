@@ -19,9 +19,11 @@ from riskradar.adapters.sqs import SqsQueue
 from riskradar.adapters.strategist import StrategistStore
 from riskradar.config import ReclusterSettings
 from riskradar.embedding import MINILM_DIMENSION
+from riskradar.observability import keep_sdk_wire_logs_quiet
 from riskradar.recluster import ReclusterService
 
 logger = Logger()
+keep_sdk_wire_logs_quiet()
 tracer = Tracer()
 metrics = Metrics()
 

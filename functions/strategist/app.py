@@ -26,11 +26,13 @@ from riskradar.adapters.strategist import StrategistStore
 from riskradar.config import StrategistSettings
 from riskradar.http import error_response, json_response
 from riskradar.intake.validation import FieldError, RequestRejected, decode_json_body, field_errors
+from riskradar.observability import keep_sdk_wire_logs_quiet
 from riskradar.strategist.access import AccessDenied, Principal
 from riskradar.strategist.models import InterventionRequest, MergeRequest, ThemeStatus, VerdictRequest
 from riskradar.strategist.service import Conflict, NotFound, StrategistService, ThemeFilters
 
 logger = Logger()
+keep_sdk_wire_logs_quiet()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
 

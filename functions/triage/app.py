@@ -27,10 +27,12 @@ from riskradar.adapters.sqs import SqsQueue
 from riskradar.config import TriageSettings
 from riskradar.embedding import SentenceEmbedder, resolve_model_path
 from riskradar.models import QueuedReport
+from riskradar.observability import keep_sdk_wire_logs_quiet
 from riskradar.scoring import Priority, ScoringPolicy
 from riskradar.triage import SignalRouter, TriageService, TriageStatus
 
 logger = Logger()
+keep_sdk_wire_logs_quiet()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)

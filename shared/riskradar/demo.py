@@ -39,6 +39,8 @@ class DemoOptions:
     label_column: str | None = "category"
     #: A fraud-like intent held back until the last days of the replay, where it emerges.
     emerging_label: str | None = "compromised_card"
+    #: The template's Stage: resource names include it, so two stacks in one process need two.
+    stage: str = "dev"
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,13 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
         file=out,
     )
     # The demo reports progress itself; the local stack's per-batch log lines would drown it.
-    logging.getLogger("riskradar.local").setLevel(logging.WARNING)
-    with LocalStack.start(TEMPLATE, **local_stack_options()) as stack:
+    logging.getLogger("riskradar-local").setLevel(logging.WARNING)
+    with LocalStack.start(
+        TEMPLATE,
+        parameters={"Stage": options.stage},
+        stack_name=f"riskradar-{options.stage}",
+        **local_stack_options(),
+    ) as stack:
         api_url = stack.serve_http()
         print(f"local stack up: API {api_url}  (moto {stack.endpoint_url})", file=out)
         # Triage consumes the intake queue while the replay is still sending, as on AWS, and a

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import re
 import secrets
 import uuid
@@ -20,10 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from riskradar.local.logs import logger
 from riskradar.local.runtime import LocalFunction
 from riskradar.local.template import HttpApiEvent
-
-logger = logging.getLogger("riskradar.local")
 
 #: API Gateway's payload limit for HTTP APIs.
 MAX_REQUEST_BYTES = 10 * 1024 * 1024

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 from riskradar.local.http_api import MAX_REQUEST_BYTES, HttpApi, HttpRequest, HttpResponse, error_response
-
-logger = logging.getLogger("riskradar.local")
+from riskradar.local.logs import logger
 
 #: How much of an oversized body is read and discarded before answering 413, so that the client
 #: finishes sending and reads the answer instead of failing on a reset connection.

@@ -11,6 +11,8 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from riskradar.observability import keep_sdk_wire_logs_quiet
+
 #: Fake credentials: moto accepts anything, and fixed values make sure nothing real is sent.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -100,6 +102,8 @@ def quiet_library_logs() -> None:
     samtranslator about metrics it never publishes offline."""
     for name in ("werkzeug", "moto", "samtranslator"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # The SDK's DEBUG logs hold request bodies: the local stack creates the HMAC key with one.
+    keep_sdk_wire_logs_quiet()
 
 
 def ensure_fake_aws_environment() -> list[str]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 import decimal
 import importlib
-import io
 import json
-import logging
 import math
 import os
 import sys
@@ -24,9 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+from riskradar.local.logs import FunctionOutput, logger
 from riskradar.local.moto_server import FAKE_CREDENTIALS
-
-logger = logging.getLogger("riskradar.local")
 
 Handler = Callable[[Any, Any], Any]
 
@@ -134,6 +131,9 @@ class LocalFunction:
         #: The imported handler module (its cold-start state, e.g. a loaded model), for tests and tools.
         self.module: ModuleType
         self._modules = _FunctionModules(configuration.search_path)
+        # Everything the function prints, from its imports on (a logging handler created at import
+        # keeps the stream it saw then), goes to its own log, as on Lambda to CloudWatch.
+        self._output = FunctionOutput(configuration.name)
         self.module, self._handler = self._import_handler()
 
     @property
@@ -161,18 +161,16 @@ class LocalFunction:
         config = self.configuration
         context = LambdaContext(config.name, config.arn, str(config.memory_mb), config.timeout_s)
         started = time.monotonic()
-        # On Lambda, what a handler prints goes to its CloudWatch log stream, not to anyone's
-        # terminal (Powertools prints EMF metrics there); locally it goes to our debug log.
-        printed = io.StringIO()
         with (
             INVOCATION_LOCK,
             _applied_environment(config.environment),
             self._modules.active(),
-            contextlib.redirect_stdout(printed),
+            contextlib.redirect_stdout(self._output),
         ):
-            result = self._handler(payload, context)
-        if printed.getvalue():
-            logger.debug("%s printed: %s", config.logical_id, printed.getvalue().rstrip())
+            try:
+                result = self._handler(payload, context)
+            finally:
+                self._output.flush()
         elapsed = time.monotonic() - started
         if elapsed > config.timeout_s:
             logger.warning(
@@ -188,7 +186,12 @@ class LocalFunction:
         module_path, _, attribute = config.handler.rpartition(".")
         module_name = module_path.replace("/", ".")
         try:
-            with INVOCATION_LOCK, _applied_environment(config.environment), self._modules.active():
+            with (
+                INVOCATION_LOCK,
+                _applied_environment(config.environment),
+                self._modules.active(),
+                contextlib.redirect_stdout(self._output),
+            ):
                 module = importlib.import_module(module_name)
         except Exception as error:
             raise FunctionInitError(

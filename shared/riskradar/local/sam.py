@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 import re
 import time
 import warnings
@@ -24,9 +23,8 @@ from moto.cloudformation.parsing import NULL_MODELS, get_model_map
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
 
+from riskradar.local.logs import logger
 from riskradar.local.template import SERVERLESS_FUNCTION, SERVERLESS_LAYER, JsonDict, SamTemplate
-
-logger = logging.getLogger("riskradar.local")
 
 #: moto's default account; every ARN and queue URL it returns carries it.
 ACCOUNT_ID = "123456789012"

@@ -7,7 +7,6 @@ the target in-process, `tick` fires `rate(...)` rules that are due, with time co
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import time
@@ -17,9 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from riskradar.local.logs import logger
 from riskradar.local.runtime import LocalFunction
-
-logger = logging.getLogger("riskradar.local")
 
 _RATE = re.compile(r"rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)")
 _SECONDS_PER_UNIT = {"minute": 60, "hour": 3600, "day": 86400}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,9 +17,8 @@ from typing import Any
 
 from moto.events.models import EventPattern
 
+from riskradar.local.logs import logger
 from riskradar.local.runtime import LocalFunction
-
-logger = logging.getLogger("riskradar.local")
 
 #: SQS hands out at most 10 messages per ReceiveMessage; Lambda gathers larger batches from
 #: several receives. Lambda's own limit for a standard queue's batch is 10,000.

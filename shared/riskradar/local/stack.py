@@ -8,7 +8,6 @@ with LocalStack.start(Path("template.yaml")) as stack:
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -22,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from riskradar.local.http_api import HttpApi, HttpRequest, Route, request_target, response_as_dict
 from riskradar.local.http_server import HttpApiServer
+from riskradar.local.logs import logger
 from riskradar.local.moto_server import (
     MotoServer,
     ensure_fake_aws_environment,
@@ -33,8 +33,6 @@ from riskradar.local.sam import ACCOUNT_ID, EVENT_SOURCE_MAPPING, DeployedStack,
 from riskradar.local.schedules import Schedule, Scheduler, read_scheduled_targets
 from riskradar.local.sqs import SqsPoller, read_event_sources
 from riskradar.local.template import SamTemplate
-
-logger = logging.getLogger("riskradar.local")
 
 
 class LocalStack:

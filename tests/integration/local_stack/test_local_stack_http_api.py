@@ -161,7 +161,7 @@ def test_a_body_over_10_mib_is_refused_with_413_without_invoking(api: str, probe
 def test_a_handler_exception_is_a_bare_500_with_the_traceback_in_the_log(
     api: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="riskradar.local"):
+    with caplog.at_level(logging.ERROR, logger="riskradar-local"):
         response = requests.get(f"{api}/boom", timeout=10)
 
     assert response.status_code == 500
