@@ -34,8 +34,8 @@ WINDOW_DAYS = 14
 #: An example report that tries every way into a page; the digest must show it as text.
 HOSTILE_EXAMPLE = (
     "Seller sent me this: <script>window.__pwned = 'script'; document.title = 'pwned'</script> "
-    '<img src=x onerror="window.__pwned = \'img\'"> '
-    '<a href="javascript:window.__pwned=\'link\'">claim refund</a> '
+    "<img src=x onerror=\"window.__pwned = 'img'\"> "
+    "<a href=\"javascript:window.__pwned='link'\">claim refund</a> "
     "<svg onload=\"window.__pwned='svg'\"></svg> </style></blockquote> and then the code [EMAIL]"
 )
 
@@ -62,10 +62,6 @@ class SampleTheme:
     first_seen: datetime = field(default_factory=lambda: GENERATED_AT - timedelta(days=60))
 
 
-def _ramp(start: int, end: int, days: int = WINDOW_DAYS + 1) -> list[int]:
-    return [round(start + (end - start) * (day / (days - 1)) ** 3) for day in range(days)]
-
-
 def _flat(level: int, rng: random.Random, days: int = WINDOW_DAYS + 1) -> list[int]:
     counts = [max(0, round(rng.gauss(level, level**0.5))) for _ in range(days)]
     counts[-1] = round(counts[-1] * 0.65)  # today so far
@@ -75,14 +71,14 @@ def _flat(level: int, rng: random.Random, days: int = WINDOW_DAYS + 1) -> list[i
 def sample_themes(extra: int = 30) -> list[SampleTheme]:
     rng = random.Random(7)
     born = ThemeLineage(event=LineageEvent.BORN, version=VERSION)
-    gift_cards = _ramp(0, 0) [:-3] + [9, 31, 27]
+    gift_cards = [0] * (WINDOW_DAYS - 2) + [9, 31, 27]
     themes = [
         SampleTheme(
             "thm-5e1f0a9c",
             "support impersonation gift card codes",
             ("gift card", "support", "code", "verify account", "whatsapp"),
             (
-                "Someone posing as marketplace support asked me to buy gift cards to 'verify' my payout account.",
+                "Someone posing as marketplace support asked me to buy gift cards to 'verify' my payout.",
                 "Got a call from 'seller support', they wanted the code on the back of a $200 gift card.",
                 HOSTILE_EXAMPLE,
             ),
@@ -107,7 +103,7 @@ def sample_themes(extra: int = 30) -> list[SampleTheme]:
             "verification code account takeover",
             ("verification code", "sms", "locked out", "password", "hacked"),
             (
-                "I received a verification code I never asked for and now I can't log in to my seller account.",
+                "I got a verification code I never asked for and now I can't log in to my seller account.",
                 "My account was taken over after someone got my SMS code, they changed the payout bank.",
             ),
             [6, 5, 7, 6, 5, 6, 8, 7, 6, 7, 9, 14, 22, 30, 16],
@@ -186,7 +182,9 @@ def sample_themes(extra: int = 30) -> list[SampleTheme]:
             lineage=ThemeLineage(
                 event=LineageEvent.SPLIT,
                 version=VERSION,
-                parents=(LineageParent(theme_id="thm-0c0ffee0", label="crypto scam stream", shared_reports=14),),
+                parents=(
+                    LineageParent(theme_id="thm-0c0ffee0", label="crypto scam stream", shared_reports=14),
+                ),
             ),
         ),
         SampleTheme(
@@ -267,7 +265,9 @@ def sample_inputs(extra_themes: int = 30, *, seed: int = 3) -> SampleInputs:
     times: list[float] = []
     rows: list[tuple[str, str, str, str, str, float]] = []
 
-    def add(theme_id: str | None, day: int, business: str, role: str, subject: tuple[str, str], usd: float) -> None:
+    def add(
+        theme_id: str | None, day: int, business: str, role: str, subject: tuple[str, str], usd: float
+    ) -> None:
         start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC) + timedelta(days=day)
         latest = min(start + timedelta(days=1), GENERATED_AT) - start
         if day == 0:  # the window starts at the time of day of GENERATED_AT
@@ -296,7 +296,14 @@ def sample_inputs(extra_themes: int = 30, *, seed: int = 3) -> SampleInputs:
                 add(theme.theme_id, day, _pick(theme.businesses, rng), _pick(theme.roles, rng), subject, usd)
     for day in range(WINDOW_DAYS + 1):
         for _ in range(rng.randint(25, 40) if day < WINDOW_DAYS else 15):
-            add(None, day, _pick({"shop": 4, "live": 2, "payments": 2, "ads": 1}, rng), "user", ("", ""), float("nan"))
+            add(
+                None,
+                day,
+                _pick({"shop": 4, "live": 2, "payments": 2, "ads": 1}, rng),
+                "user",
+                ("", ""),
+                float("nan"),
+            )
 
     stats = compute_theme_stats(
         theme_of,

@@ -8,6 +8,8 @@ script writes numbers and fixed strings only (textContent, SVG attributes): no r
 through it, and it never builds markup from strings.
 """
 
+# One CSS rule per line reads better than rules broken at 110 columns.
+# ruff: noqa: E501
 from __future__ import annotations
 
 from typing import Final
@@ -152,6 +154,8 @@ footer.page p + p { margin-top: 6px; }
 }
 @media (max-width: 480px) {
   .wrap { padding: 0 12px; }
+  .filters .wrap { gap: 6px 12px; padding-top: 8px; padding-bottom: 8px; }
+  .filter-note { display: none; }
   h1 { font-size: 22px; }
   .card-head, .card-body > div, .card-detail > section, .card-foot { padding-left: 14px; padding-right: 14px; }
 }
@@ -164,7 +168,7 @@ footer.page p + p { margin-top: 6px; }
 SCRIPT: Final = """
 (function () {
   "use strict";
-  var W = %(width)d, H = %(height)d;
+  var W = __WIDTH__, H = __HEIGHT__;
   var data = JSON.parse(document.getElementById("digest-data").textContent);
   var business = document.getElementById("filter-business");
   var role = document.getElementById("filter-role");
@@ -183,12 +187,11 @@ SCRIPT: Final = """
   function money(usd) {
     if (usd < 0.5) { return "$0"; }
     if (usd < 1000) { return "$" + fmt.format(Math.round(usd)); }
-    var units = [[1e9, "B"], [1e6, "M"], [1e3, "k"]];
+    var units = [[1e3, "k"], [1e6, "M"], [1e9, "B"]];
     for (var i = 0; i < units.length; i++) {
       var scaled = usd / units[i][0];
-      if (scaled >= 1 && !(Math.round(scaled * 10) / 10 >= 1000 && units[i][1] !== "B")) {
-        return "$" + (scaled < 100 ? scaled.toFixed(1) : fmt.format(Math.round(scaled))) + units[i][1];
-      }
+      var text = scaled < 99.95 ? scaled.toFixed(1) : fmt.format(Math.round(scaled));
+      if (units[i][1] === "B" || Number(text.replace(/,/g, "")) < 1000) { return "$" + text + units[i][1]; }
     }
     return "$" + fmt.format(Math.round(usd));
   }
@@ -222,12 +225,12 @@ SCRIPT: Final = """
       var share = sum ? value / sum : 0;
       var rect = container.querySelector('rect[data-part-rect="' + item.getAttribute("data-index") + '"]');
       item.hidden = value === 0;
-      item.querySelector("[data-share]").textContent = Math.round(share * 100) + "%%";
-      if (rect) { rect.setAttribute("width", (share * 100).toFixed(2) + "%%"); }
+      item.querySelector("[data-share]").textContent = Math.round(share * 100) + "%";
+      if (rect) { rect.setAttribute("width", (share * 100).toFixed(2) + "%"); }
     });
     var x = 0;
     container.querySelectorAll("rect[data-part-rect]").forEach(function (rect) {
-      rect.setAttribute("x", x.toFixed(2) + "%%");
+      rect.setAttribute("x", x.toFixed(2) + "%");
       x += parseFloat(rect.getAttribute("width"));
     });
   }
@@ -283,6 +286,14 @@ SCRIPT: Final = """
     var volume = total(series(data.volume, b, r)), pool = total(series(data.pool, b, r));
     setText(document, "[data-total-reports]", fmt.format(volume));
     setText(document, "[data-total-pool]", fmt.format(pool));
+    setText(document, "[data-total-pool-share]", volume ? Math.round(100 * pool / volume) + "%" : "");
+    var usd = data.money;
+    if (b !== "") {
+      usd = data.pool_money_by_business[b] || 0;
+      Object.keys(data.themes).forEach(function (id) { usd += data.themes[id].money_by_business[b] || 0; });
+    }
+    setText(document, "[data-total-money]", money(usd));
+    setText(document, "[data-total-money-where]", b === "" ? "" : "in " + b);
     setText(document, "[data-total-where]", where ? "in " + where : "");
     document.querySelectorAll("[data-filter-note]").forEach(function (el) {
       el.textContent = filtered ? "Counts, charts and money show " + where + " only." : "";
@@ -294,4 +305,4 @@ SCRIPT: Final = """
   role.addEventListener("change", apply);
   if (business.value !== "" || role.value !== "") { apply(); }
 })();
-""" % {"width": SPARK_WIDTH, "height": SPARK_HEIGHT}
+""".replace("__WIDTH__", str(SPARK_WIDTH)).replace("__HEIGHT__", str(SPARK_HEIGHT))

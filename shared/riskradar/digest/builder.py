@@ -104,7 +104,7 @@ def build_digest(
     curation: Mapping[str, ThemeCuration],
     interventions: Sequence[tuple[Intervention, EffectView | None]],
     generated_at: datetime,
-    limits: DigestLimits = DigestLimits(),  # noqa: B008  (frozen dataclass: a shared default is safe)
+    limits: DigestLimits = DigestLimits(),
     priority: ThemePriorityConfig = DEFAULT_PRIORITY,
 ) -> Digest:
     """The digest of `snapshot`. `stats` is the activity published with it (None when missing:
@@ -186,6 +186,7 @@ def build_digest(
             daily=tuple(pool.daily(len(days))) if pool else tuple(0 for _ in days),
             cells=_series(pool.cells) if pool else (),
             money_at_risk_usd=pool.money_at_risk_usd if pool else 0.0,
+            money_by_business_usd=dict(pool.money_by_business_usd) if pool else {},
         ),
         other_interventions=placed.get(None, ()),
         caveats=caveats,
@@ -404,13 +405,7 @@ def _place_interventions(
         status = _status(intervention, generated_at)
         if status == "ended" and intervention.end is not None and intervention.end < window_start:
             continue
-        theme_id: str | None = intervention.theme_id
-        for _ in range(_MAX_MERGE_HOPS):
-            if theme_id in theme_ids or theme_id not in curation:
-                break
-            theme_id = curation[theme_id].merged_into
-            if theme_id is None:
-                break
+        theme_id = _surviving_theme(intervention.theme_id, theme_ids, curation)
         view = InterventionView(
             intervention_id=intervention.intervention_id,
             theme_id=intervention.theme_id,
@@ -423,12 +418,25 @@ def _place_interventions(
             created_by=intervention.created_by,
             effect=effect,
         )
-        placed.setdefault(theme_id if theme_id in theme_ids else None, []).append(view)
+        placed.setdefault(theme_id, []).append(view)
     order = {"active": 0, "scheduled": 1, "ended": 2}
     return {
         theme_id: tuple(sorted(views, key=lambda view: (order[view.status], -view.start.timestamp())))
         for theme_id, views in placed.items()
     }
+
+
+def _surviving_theme(theme_id: str, theme_ids: set[str], curation: Mapping[str, ThemeCuration]) -> str | None:
+    """The snapshot theme that `theme_id` is or was merged into (None: neither)."""
+    current = theme_id
+    for _ in range(_MAX_MERGE_HOPS):
+        if current in theme_ids:
+            return current
+        record = curation.get(current)
+        if record is None or record.merged_into is None:
+            return None
+        current = record.merged_into
+    return None
 
 
 def _status(intervention: Intervention, at: datetime) -> InterventionStatus:

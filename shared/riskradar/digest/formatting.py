@@ -1,5 +1,7 @@
 """Numbers, money and times as a person reads them, shared by the HTML and Markdown renderers."""
 
+# Typography for people: ×, –, − and “quotes” are meant (they are not look-alikes of ASCII).
+# ruff: noqa: RUF001, RUF002, RUF003
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -23,14 +25,13 @@ def money(usd: float) -> str:
         return "$0"
     if usd < 1_000:
         return f"${usd:,.0f}"
-    for threshold, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if usd >= threshold:
-            scaled = usd / threshold
-            # 999,950 would round to "1000.0k": step up to the next unit instead.
-            if round(scaled, 1) >= 1000 and suffix != "B":
-                continue
-            return f"${scaled:,.1f}{suffix}" if scaled < 100 else f"${scaled:,.0f}{suffix}"
-    return f"${usd:,.0f}"  # unreachable: usd >= 1000 matched a threshold
+    for size, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
+        scaled = usd / size
+        text = f"{scaled:.1f}" if scaled < 99.95 else f"{scaled:,.0f}"
+        # 999,950 would read "$1,000k": step up to "$1.0M" instead.
+        if suffix == "B" or float(text.replace(",", "")) < 1000:
+            return f"${text}{suffix}"
+    raise AssertionError("unreachable: the last unit always returns")
 
 
 def growth(ratio: float) -> str:

@@ -15,6 +15,8 @@ the default, trusting is explicit.
 Pure: no I/O.
 """
 
+# Typography for people: ×, –, − and “quotes” are meant (they are not look-alikes of ASCII).
+# ruff: noqa: RUF001, RUF003
 from __future__ import annotations
 
 import base64
@@ -149,8 +151,10 @@ def _header(digest: Digest) -> Markup:
 <div class="stat"><dt>Reports <span data-total-where></span></dt><dd data-total-reports>{reports}</dd></div>
 <div class="stat"><dt>Emerging</dt><dd>{emerging}</dd></div>
 <div class="stat"><dt>New this run</dt><dd>{new}</dd></div>
-<div class="stat"><dt>Money at risk</dt><dd>{money}</dd></div>
-<div class="stat"><dt>Not in a theme</dt><dd><span data-total-pool>{pool}</span><small>{pool_share}</small></dd></div>
+<div class="stat"><dt>Money at risk <span data-total-money-where></span></dt>
+<dd data-total-money>{money}</dd></div>
+<div class="stat"><dt>Not in a theme</dt>
+<dd><span data-total-pool>{pool}</span><small data-total-pool-share>{pool_share}</small></dd></div>
 </dl>
 </div></header>""",
         headline=headline,
@@ -204,7 +208,8 @@ def _emerging_section(digest: Digest) -> Markup:
     return fill(
         """<section class="group" id="emerging" data-group>
 <h2>Emerging now <span class="count" data-group-count>{count}</span></h2>
-<p class="lede">Themes whose recent volume is improbable under their usual share of reports, most surprising first.{more}</p>
+<p class="lede">Themes whose recent volume is improbable under their usual share of reports,
+most surprising first.{more}</p>
 {cards}
 <p class="empty" data-none hidden>No emerging theme has reports for this selection.</p>
 </section>""",
@@ -226,7 +231,9 @@ def _priority_section(digest: Digest) -> Markup:
     return fill(
         """<section class="group" id="priority" data-group>
 <h2>Themes by priority <span class="count" data-group-count>{count}</span></h2>
-<p class="lede">Confirmed fraud and abuse, money at risk, many reporters against one subject and a growing share of reports come first; benign themes sink. <a href="#how-priority">How priority is computed</a>.</p>
+<p class="lede">Confirmed fraud and abuse, money at risk, many reporters against one subject and a
+growing share of reports come first; benign themes sink.
+<a href="#how-priority">How priority is computed</a>.</p>
 {cards}
 <p class="empty" data-none hidden>No theme in this group has reports for this selection.</p>
 </section>""",
@@ -241,24 +248,27 @@ def _others_section(digest: Digest) -> Markup:
     return fill(
         """<section class="group" id="more" data-group>
 <h2>More themes <span class="count" data-group-count>{count}</span></h2>
-<p class="lede">The remaining themes in the same order, in short. The JSON digest has their counts by business and role.</p>
+<p class="lede">The remaining themes in the same order, in short. The JSON digest has their counts by
+business and role.</p>
 <div class="table-wrap"><table>
-<thead><tr><th class="num">#</th><th>Theme</th><th class="num">Reports</th><th>{span}</th><th class="num">At risk</th><th class="num">Most reporters on one subject</th><th class="num">Priority</th></tr></thead>
+<thead><tr><th class="num">#</th><th>Theme</th><th class="num">Reports</th><th>{span}</th>
+<th class="num">At risk</th><th class="num">Most reporters on one subject</th><th class="num">Priority</th>
+</tr></thead>
 <tbody>{rows}</tbody>
 </table></div>
 <p class="empty" data-none hidden>None of these themes has reports for this selection.</p>
 </section>""",
         count=len(digest.other_themes),
         span=fmt.day_span(digest.days) if digest.days else "Per day",
-        rows=join(_summary_row(row) for row in digest.other_themes),
+        rows=join(_summary_row(row, digest.first_run) for row in digest.other_themes),
     )
 
 
-def _summary_row(row: ThemeSummary) -> Markup:
+def _summary_row(row: ThemeSummary, first_run: bool) -> Markup:
     badges = join(
         [Markup('<span class="badge badge-emerging">Emerging</span>')] * row.emerging
         + ([_verdict_badge(row.verdict.value)] if row.verdict else [])
-        + [Markup('<span class="badge badge-new">New</span>')] * row.is_new
+        + [Markup('<span class="badge badge-new">New</span>')] * (row.is_new and not first_run)
     )
     return fill(
         """<tr data-theme="{theme_id}"><td class="num faint">{rank}</td><td>{label}{badges}</td>
@@ -283,7 +293,8 @@ def _pool_section(digest: Digest) -> Markup:
     return fill(
         """<section class="group" id="novelty-pool">
 <h2>Not in a theme</h2>
-<p class="lede">{reports} ({share}) matched no theme closely enough: the novelty pool, where the next recluster run looks for new themes. {money}</p>
+<p class="lede">{reports} ({share}) matched no theme closely enough: the novelty pool, where the next
+recluster run looks for new themes. {money}</p>
 </section>""",
         reports=fmt.plural(pool.reports, "report"),
         share=f"{pool.reports / digest.totals.reports:.0%} of the window",
@@ -299,7 +310,8 @@ def _orphan_interventions(digest: Digest) -> Markup:
     return fill(
         """<section class="group" id="other-interventions">
 <h2>Interventions on themes no longer in the snapshot</h2>
-<p class="lede">Their theme went dormant or was merged away; their effect is still measured against the theme id they were recorded for.</p>
+<p class="lede">Their theme went dormant or was merged away; their effect is still measured against the
+theme id they were recorded for.</p>
 <div class="card"><div class="card-foot"><ul class="interventions">{items}</ul></div></div>
 </section>""",
         items=join(_intervention(item, digest, show_theme=True) for item in digest.other_interventions),
@@ -310,8 +322,12 @@ def _footer(digest: Digest) -> Markup:
     return fill(
         """<footer class="page" id="how-priority">
 <p><strong>How priority is computed.</strong> {method}</p>
-<p>Counts are reports per UTC day; the last day is today so far (dashed). Growth compares a theme's share of all reports in the last two days with its share before. Money at risk is what reports state, converted to USD. Subjects and reporters appear only as keyed pseudonyms. Example reports are redacted of personal data at intake.</p>
-<p class="faint">Digest schema v{schema} · snapshot v{version} · {themes} · {dormant} dormant · generated {generated}</p>
+<p>Counts are reports per UTC day; the last day is today so far (dashed). Growth compares a theme's
+share of all reports in the last two days with its share before. Money at risk is what reports state,
+converted to USD. Subjects and reporters appear only as keyed pseudonyms. Example reports are redacted
+of personal data at intake.</p>
+<p class="faint">Digest schema v{schema} · snapshot v{version} · {themes} · {dormant} dormant
+· generated {generated}</p>
 </footer>""",
         method=digest.priority_method,
         schema=digest.schema_version,
@@ -414,13 +430,15 @@ def _activity(card: ThemeCard, digest: Digest) -> Markup:
     if card.growth is not None and card.growth >= 1.5 and card.emerging is None:
         notes.append(
             fill(
-                '<p class="note"><span class="up">↑ {growth}</span> its usual share of reports in the last two days</p>',
+                '<p class="note"><span class="up">↑ {growth}</span> '
+                "its usual share of reports in the last two days</p>",
                 growth=fmt.growth(card.growth),
             )
         )
     axis = (
         fill(
-            '<div class="axis"><span>{first}</span><span data-peak>peak {peak}/day</span><span>today</span></div>',
+            '<div class="axis"><span>{first}</span><span data-peak>peak {peak}/day</span>'
+            "<span>today</span></div>",
             first=f"{digest.days[0].day} {digest.days[0]:%b}",
             peak=fmt.count(max(card.daily, default=0)),
         )
@@ -428,7 +446,9 @@ def _activity(card: ThemeCard, digest: Digest) -> Markup:
         else Markup("")
     )
     return fill(
-        """<div class="figure"><span class="big" data-count>{reports}</span><span data-count-unit>{unit}</span><span class="muted">{days}</span> <span class="muted" data-where></span></div>
+        """<div class="figure"><span class="big" data-count>{reports}</span>
+<span data-count-unit>{unit}</span><span class="muted">{days}</span>
+<span class="muted" data-where></span></div>
 {spark}{axis}{notes}""",
         reports=fmt.count(card.reports),
         unit="report" if card.reports == 1 else "reports",
@@ -452,7 +472,8 @@ def _emerging_note(emerging: EmergingView, digest: Digest) -> Markup:
         else Markup(" where none were expected")
     )
     return fill(
-        '<p class="note">First detected <strong><time datetime="{iso}" title="{exact}">{ago}</time></strong>: {recent} since {start}{expected}.</p>',
+        '<p class="note">First detected <strong><time datetime="{iso}" title="{exact}">{ago}</time>'
+        "</strong>: {recent} since {start}{expected}.</p>",
         iso=emerging.detected_at.isoformat(),
         exact=fmt.moment(emerging.detected_at),
         ago=fmt.ago(emerging.detected_at, digest.generated_at),
@@ -505,7 +526,8 @@ def _bar(keys: Sequence[str], values: Mapping[str, int], label: str) -> Markup:
         colour = _PALETTE[index % len(_PALETTE)]
         rects.append(
             fill(
-                '<rect data-part-rect="{index}" x="{x}%" y="0" width="{width}%" height="10" fill="{colour}"/>',
+                '<rect data-part-rect="{index}" x="{x}%" y="0" width="{width}%" height="10" '
+                'fill="{colour}"/>',
                 index=index,
                 x=f"{x * 100:.2f}",
                 width=f"{share * 100:.2f}",
@@ -515,8 +537,10 @@ def _bar(keys: Sequence[str], values: Mapping[str, int], label: str) -> Markup:
         x += share
         items.append(
             fill(
-                '<li data-part="{key}" data-index="{index}"{hidden}><svg viewBox="0 0 10 10" aria-hidden="true">'
-                '<rect width="10" height="10" rx="2" fill="{colour}"/></svg>{text} <span data-share>{share}</span></li>',
+                '<li data-part="{key}" data-index="{index}"{hidden}>'
+                '<svg viewBox="0 0 10 10" aria-hidden="true">'
+                '<rect width="10" height="10" rx="2" fill="{colour}"/></svg>'
+                "{text} <span data-share>{share}</span></li>",
                 key=key,
                 index=index,
                 hidden=Markup(" hidden") if values.get(key, 0) == 0 else Markup(""),
@@ -552,7 +576,8 @@ def _detail(card: ThemeCard) -> Markup:
             fill(
                 "<section><h4>Example reports</h4>{items}</section>",
                 items=join(
-                    fill('<blockquote class="example">{text}</blockquote>', text=text) for text in card.examples
+                    fill('<blockquote class="example">{text}</blockquote>', text=text)
+                    for text in card.examples
                 ),
             )
         )
@@ -581,7 +606,8 @@ def _subject_row(subject: SubjectView) -> Markup:
 def _verdict_line(card: ThemeCard, digest: Digest) -> Markup:
     if card.merged_into:
         return fill(
-            "<p>Merged into <code>{into}</code> by a strategist; its reports join that theme from the next run.</p>",
+            "<p>Merged into <code>{into}</code> by a strategist; "
+            "its reports join that theme from the next run.</p>",
             into=card.merged_into,
         )
     verdict: VerdictView | None = card.verdict
@@ -631,7 +657,9 @@ def _intervention(item: InterventionView, digest: Digest, *, show_theme: bool = 
             else Markup(""),
         )
     return fill(
-        """<li class="intervention"><p><span class="badge badge-{status}">{status_text}</span> <strong>{kind}</strong> in {business}{theme}: <span class="what">{action}</span> <span class="muted">· {when} · by {by}</span></p>{effect}</li>""",
+        """<li class="intervention"><p><span class="badge badge-{status}">{status_text}</span>
+<strong>{kind}</strong> in {business}{theme}: <span class="what">{action}</span>
+<span class="muted">· {when} · by {by}</span></p>{effect}</li>""",
         status=item.status,
         status_text=item.status,
         kind=item.action_type.value.capitalize(),
@@ -699,8 +727,9 @@ def _spark_paths(counts: Sequence[int]) -> tuple[str, str, str]:
 def _sparkline(counts: Sequence[int], *, css_class: str = "spark", label: str = "") -> Markup:
     area, line, partial = _spark_paths(counts)
     return fill(
-        '<svg class="{css_class}" data-spark viewBox="0 0 {w} {h}" preserveAspectRatio="none" role="img" aria-label="{label}">'
-        '<path class="area" d="{area}"/><path class="line" d="{line}"/><path class="partial" d="{partial}"/></svg>',
+        '<svg class="{css_class}" data-spark viewBox="0 0 {w} {h}" preserveAspectRatio="none" role="img" '
+        'aria-label="{label}"><path class="area" d="{area}"/><path class="line" d="{line}"/>'
+        '<path class="partial" d="{partial}"/></svg>',
         css_class=css_class,
         w=SPARK_WIDTH,
         h=SPARK_HEIGHT,
@@ -748,6 +777,8 @@ def _filter_data(digest: Digest) -> dict[str, object]:
         "days": [day.isoformat() for day in digest.days],
         "volume": _cells(digest.volume),
         "pool": _cells(digest.novelty_pool.cells),
+        "pool_money_by_business": digest.novelty_pool.money_by_business_usd,
+        "money": digest.totals.money_at_risk_usd,
         "themes": themes,
     }
 

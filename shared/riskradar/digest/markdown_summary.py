@@ -9,6 +9,8 @@ pinged — and shortens it.
 Pure: no I/O.
 """
 
+# Typography for people: ×, –, − and “quotes” are meant (they are not look-alikes of ASCII).
+# ruff: noqa: RUF003
 from __future__ import annotations
 
 import re

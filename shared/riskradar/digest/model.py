@@ -95,6 +95,8 @@ class CellSeries(_Frozen):
 
 
 class ThemeRef(_Frozen):
+    """A theme by id and label."""
+
     theme_id: str = Field(description="Stable theme id.")
     label: str = Field(description="The theme's label (the strategist's name when it has one).")
 
@@ -235,9 +237,12 @@ class NoveltyPoolView(_Frozen):
     daily: tuple[int, ...] = Field(description="Per day, aligned with `Digest.days`.")
     cells: tuple[CellSeries, ...] = Field(description="`daily` split by business and reporter role.")
     money_at_risk_usd: Usd = Field(description="Sum of stated amounts, in USD.")
+    money_by_business_usd: dict[str, Usd] = Field(description="money_at_risk_usd split by business.")
 
 
 class DigestTotals(_Frozen):
+    """Counts over the whole digest (all businesses and roles)."""
+
     reports: int = Field(ge=0, description="Every report of the window, themed or not.")
     themed_reports: int = Field(ge=0, description="Reports in a theme.")
     themes: int = Field(ge=0, description="Themes in the snapshot (each is a card or a summary row).")

@@ -2,15 +2,18 @@
 
 A strategist's questions about a theme, most telling first:
 
-| factor | points | why |
-|---|---|---|
-| verdict | fraud +40, abuse +25, needs_review +8, none 0, benign −40 | a confirmed fraud pattern needs action on every new instance; a benign one sinks below everything unjudged |
-| emerging | +15 | (emerging themes are listed first anyway; the points keep the score comparable) |
-| money at risk | +8 per tenfold above 100 USD, capped at +24 (100k USD) | log scale: 1k vs 10k differs about as much as 10k vs 100k |
-| distinct reporters against one subject | from 3: +8 per doubling (3 → 12.7, 4 → 16), capped at +24 | independent reporters are the best evidence against a subject; two can be a coincidence |
-| recent growth | from 1.5× its usual share (and ≥ 5 recent reports): +6 per doubling, capped at +18 | a theme taking a growing share of traffic is where tomorrow's losses are |
-| size | +4 per tenfold reports in the window, capped at +12 (1,000) | big themes matter, but size alone must not outrank a verdict or money |
-| merged away | −100 | a strategist merged it into another theme; it disappears next run |
+- verdict: fraud +40, abuse +25, needs_review +8, none 0, benign −40. A confirmed fraud pattern
+  needs action on every new instance; a benign one sinks below everything not yet judged.
+- emerging: +15. Emerging themes are listed first anyway; the points keep scores comparable.
+- money at risk: +8 per tenfold above 100 USD, capped at +24 (100k USD). A log scale: 1k vs 10k
+  USD differs about as much as 10k vs 100k.
+- distinct reporters against one subject: from 3, +8 per doubling (3 → 12.7, 4 → 16), capped at
+  +24. Independent reporters are the best evidence against a subject; two can be a coincidence.
+- recent growth: from 1.5× its usual share of reports (and at least 5 recent reports), +6 per
+  doubling, capped at +18. A theme taking a growing share of traffic is where tomorrow's losses are.
+- size: +4 per tenfold reports in the window, capped at +12 (1,000). Big themes matter, but size
+  alone must not outrank a verdict or money.
+- merged away: −100. A strategist merged it into another theme; it disappears next run.
 
 No factor alone decides: a confirmed fraud theme with nothing else (40) sits below an unjudged one
 with 10k USD at risk, eight reporters against one seller and a doubling share (16 + 24 + 6 = 46).
@@ -19,6 +22,8 @@ Ties go to the theme with more reports, then the smaller id (deterministic pages
 Pure: no I/O, no clock.
 """
 
+# Typography for people: ×, –, − and “quotes” are meant (they are not look-alikes of ASCII).
+# ruff: noqa: RUF001, RUF002, RUF003
 from __future__ import annotations
 
 import math
@@ -130,7 +135,8 @@ def theme_priority(
                 config.reporters_cap,
                 config.reporters_points_per_doubling * math.log2(inputs.max_distinct_reporters),
             ),
-            f"{inputs.max_distinct_reporters} distinct reporters against one {inputs.subject_type or 'subject'}",
+            f"{inputs.max_distinct_reporters} distinct reporters against one "
+            f"{(inputs.subject_type or 'subject').replace('_', ' ')}",
         )
     if (
         inputs.growth is not None
