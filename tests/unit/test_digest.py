@@ -384,8 +384,10 @@ def test_the_page_embeds_every_themes_cells_for_the_filters() -> None:
 
 def test_an_empty_snapshot_without_stats_makes_a_digest_that_says_so() -> None:
     digest = build(ThemeSnapshot.empty(4), None)
-    assert digest.themes == () and digest.other_themes == ()
-    assert digest.totals.themes == 0 and not digest.first_run
+    assert digest.themes == ()
+    assert digest.other_themes == ()
+    assert digest.totals.themes == 0
+    assert not digest.first_run
     assert digest.caveats  # no statistics
     page = render_html(digest)
     assert "No themes yet" in page
@@ -437,7 +439,10 @@ def hostile_digest() -> Digest:
             "thm-a",
             label=HOSTILE_LABEL,
             keywords=("</script><script>alert(3)</script>", "<b>bold</b>"),
-            examples=("[click](javascript:alert(4)) <b>https://evil.example/login</b> @here", HOSTILE_EXAMPLE),
+            examples=(
+                "[click](javascript:alert(4)) <b>https://evil.example/login</b> @here",
+                HOSTILE_EXAMPLE,
+            ),
         )
     )
     reports = [
@@ -505,7 +510,8 @@ def test_the_pages_policy_allows_exactly_its_own_style_and_script() -> None:
     assert "default-src 'none'" in csp
     style = re.search(r"<style>(.*?)</style>", page, re.S)
     script = re.search(r"<script>(.*?)</script>", page, re.S)
-    assert style is not None and script is not None
+    assert style is not None
+    assert script is not None
 
     def digest_of(text: str) -> str:
         return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
@@ -520,7 +526,8 @@ def test_untrusted_text_is_neutralised_in_markdown() -> None:
     body = summary.replace("<https://digests.internal/latest>", "")
     assert "<" not in body  # no HTML, no autolink, no Slack <!here>
     assert "](" not in body.replace("\\](", "")  # no Markdown link
-    assert "https://" not in body and "javascript:" not in body
+    assert "https://" not in body
+    assert "javascript:" not in body
     assert "evil[.]example" in body.replace("\\", "")
     assert "@here" not in body  # a word joiner breaks the mention
     assert "&lt;img src=x" in body  # the label, as text
@@ -550,7 +557,7 @@ def test_the_markdown_summary_leads_with_emerging_themes_then_the_top_ones() -> 
     top_at = summary.index("**Top themes by priority**")
     assert emerging_at < top_at
     assert summary.index("support impersonation gift card codes") < top_at
-    assert summary.index("Non\\-delivery by brand\\-new sellers") > top_at
+    assert summary.index("Non-delivery by brand-new sellers") > top_at
     assert f"{fmt.count(digest.totals.reports)} reports" in summary
     assert "more themes in the full digest" in summary
 

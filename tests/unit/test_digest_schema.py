@@ -76,24 +76,27 @@ INVALID = {
     "unknown field": lambda d: d | {"secret": "x"},
     "other schema version": lambda d: d | {"schema_version": "2"},
     "negative count": lambda d: d | {"totals": d["totals"] | {"reports": -1}},
-    "unknown verdict": lambda d: d
-    | {"themes": [d["themes"][0] | {"verdict": {"verdict": "evil", "note": ""}}, *d["themes"][1:]]},
-    "effect with an unknown status": lambda d: d
-    | {
-        "other_interventions": [
-            {
-                "intervention_id": "i",
-                "theme_id": "t",
-                "business": "shop",
-                "action_type": "block",
-                "action": "a",
-                "start": "2026-11-01T00:00:00Z",
-                "status": "active",
-                "created_by": "x",
-                "effect": {"status": "great", "summary": "s"},
-            }
-        ]
-    },
+    "unknown verdict": lambda d: (
+        d | {"themes": [d["themes"][0] | {"verdict": {"verdict": "evil", "note": ""}}, *d["themes"][1:]]}
+    ),
+    "effect with an unknown status": lambda d: (
+        d
+        | {
+            "other_interventions": [
+                {
+                    "intervention_id": "i",
+                    "theme_id": "t",
+                    "business": "shop",
+                    "action_type": "block",
+                    "action": "a",
+                    "start": "2026-11-01T00:00:00Z",
+                    "status": "active",
+                    "created_by": "x",
+                    "effect": {"status": "great", "summary": "s"},
+                }
+            ]
+        }
+    ),
 }
 
 

@@ -28,8 +28,11 @@ TOP_EMERGING: Final = 5
 EXAMPLE_CHARS: Final = 160
 
 _WHITESPACE = re.compile(r"\s+")
-# Every character Markdown (CommonMark, GitHub, Slack mrkdwn) gives a meaning to somewhere.
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Characters Markdown (CommonMark, GitHub, Slack mrkdwn) gives a meaning to anywhere in a line ...
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()!|~])")
+# ... and those that matter only where a line starts (a heading, list, quote or ordered list).
+_LINE_START = re.compile(r"^([#>+\-=])")
+_ORDERED_LIST_START = re.compile(r"^(\d+)([.)])")
 _SCHEME = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]{1,20}):(?=//|[A-Za-z0-9])")
 _DOMAIN_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=(?:[A-Za-z]{2,24})\b)")
 _MENTION = re.compile(r"([@!])(?=[A-Za-z0-9])")
@@ -45,8 +48,10 @@ def neutralise(text: str, limit: int = EXAMPLE_CHARS) -> str:
     flat = _SCHEME.sub(r"\1[:]", flat)
     flat = _DOMAIN_DOT.sub("[.]", flat)
     flat = _MARKDOWN_SPECIALS.sub(r"\\\1", flat)
+    flat = _LINE_START.sub(r"\\\1", flat)
+    flat = _ORDERED_LIST_START.sub(r"\1\\\2", flat)
     flat = flat.replace("&", "&amp;").replace("<", "&lt;")
-    # A zero-width joiner after @ and ! keeps "@here", "@channel" and "!everyone" from pinging.
+    # A word joiner (U+2060, invisible) after @ and ! keeps "@here", "@channel" and "!everyone" from pinging.
     return _MENTION.sub("\\1\u2060", flat)
 
 
