@@ -391,6 +391,7 @@ def test_an_empty_snapshot_without_stats_makes_a_digest_that_says_so() -> None:
     assert digest.caveats  # no statistics
     page = render_html(digest)
     assert "No themes yet" in page
+    assert "no theme snapshot published yet" in page
     assert "No themes yet." in render_markdown(digest)
 
 

@@ -146,7 +146,7 @@ def _header(digest: Digest) -> Markup:
         """<header class="top"><div class="wrap">
 <p class="eyebrow">riskradar · theme digest</p>
 <h1>{headline}</h1>
-<p class="meta">Generated {generated} · snapshot v{version}, published {published} · reports of {span}</p>
+<p class="meta">Generated {generated} · {snapshot} · reports of {span}</p>
 <dl class="stats">
 <div class="stat"><dt>Reports <span data-total-where></span></dt><dd data-total-reports>{reports}</dd></div>
 <div class="stat"><dt>Emerging</dt><dd>{emerging}</dd></div>
@@ -159,8 +159,12 @@ def _header(digest: Digest) -> Markup:
 </div></header>""",
         headline=headline,
         generated=fmt.moment(digest.generated_at),
-        version=digest.snapshot_version,
-        published=fmt.ago(digest.snapshot_created_at, digest.generated_at),
+        snapshot=(
+            f"snapshot v{digest.snapshot_version}, published "
+            f"{fmt.ago(digest.snapshot_created_at, digest.generated_at)}"
+            if digest.snapshot_version
+            else "no theme snapshot published yet"
+        ),
         span=fmt.day_span(digest.days),
         reports=fmt.count(totals.reports),
         emerging=fmt.count(totals.emerging),
