@@ -156,6 +156,10 @@ footer.page p + p { margin-top: 6px; }
   .wrap { padding: 0 12px; }
   .filters .wrap { gap: 6px 12px; padding-top: 8px; padding-bottom: 8px; }
   .filter-note { display: none; }
+  .stats { grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 8px; margin-top: 14px; }
+  .stat { padding: 8px 10px; }
+  .stat dd { font-size: 18px; }
+  .top { padding: 18px 0 16px; }
   h1 { font-size: 22px; }
   .card-head, .card-body > div, .card-detail > section, .card-foot { padding-left: 14px; padding-right: 14px; }
 }
