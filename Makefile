@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster
+.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
@@ -47,7 +47,21 @@ typecheck: $(VENV)/.installed
 checkov: $(LINT_VENV)/.installed
 	BC_SKIP_MAPPING=TRUE $(LINT_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
-test: $(VENV)/.installed $(LINT_VENV)/.installed lint typecheck
+# The digest's browser test (tests/e2e/test_digest_browser.py) drives Debian's chromium through
+# Playwright, never a browser download of Playwright's own. Installed here only when missing, and
+# only as root with apt (CI); elsewhere this prints how to install it and the test skips.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (Debian) for the digest browser test"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: the digest browser test will skip (sudo apt-get install chromium)"; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed $(LINT_VENV)/.installed lint typecheck chromium
 	RISKRADAR_CHECKOV=$(LINT_VENV)/bin/checkov $(PY) -m pytest
 
 bench-import: $(VENV)/.installed
