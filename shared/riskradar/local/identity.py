@@ -87,6 +87,7 @@ class LocalIdentityProvider:
         if scopes:
             payload["scope"] = " ".join(scopes)
         payload.update(claims or {})
+        payload = {name: value for name, value in payload.items() if value is not None}
         headers = {"kid": self.key_id}
         return jwt.encode(payload, self._private_key, algorithm=SIGNING_ALGORITHM, headers=headers)
 

@@ -153,7 +153,7 @@ class JwtAuthorizers:
 def _check_claims(authorizer: JwtAuthorizer, payload: Mapping[str, Any]) -> None:
     if payload.get("iss") != authorizer.issuer:
         raise InvalidToken("the token does not have a valid issuer")
-    if "aud" in payload:
+    if payload.get("aud") is not None:
         audience = payload["aud"]
         audiences = audience if isinstance(audience, list) else [audience]
         if not set(authorizer.audience) & {item for item in audiences if isinstance(item, str)}:
