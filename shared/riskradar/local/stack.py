@@ -366,7 +366,7 @@ class LocalStack:
 
     @property
     def jwt_audiences(self) -> list[str]:
-        """Every audience the served routes' JWT authorizers accept, in template order."""
+        """Every audience the served routes' JWT authorizers accept, each once."""
         return list(dict.fromkeys(audience for a in self.jwt_authorizers for audience in a.audience))
 
     def issue_token(
