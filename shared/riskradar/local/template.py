@@ -273,6 +273,7 @@ class SamTemplate:
         ignored); `NONE` opts out. The route's `AuthorizationScopes`, when not empty, replace the
         authorizer's own `AuthorizationScopes`.
         """
+        self._refuse_openapi_security(route_name, api_logical_id)
         api_auth = self.http_api_auth(api_logical_id)
         authorizers: Mapping[str, JsonDict] = api_auth.get("Authorizers", {}) or {}
         name = route_auth.get("Authorizer")
@@ -298,6 +299,15 @@ class SamTemplate:
             )
         scopes = route_scopes or list(spec.get("AuthorizationScopes") or [])
         return str(name), tuple(str(scope) for scope in scopes)
+
+    def _refuse_openapi_security(self, route_name: str, api_logical_id: str) -> None:
+        """Security in an API's own OpenAPI document would be lost locally: the route served open."""
+        properties: JsonDict = self.resources.get(api_logical_id, {}).get("Properties", {}) or {}
+        if "DefinitionUri" in properties or _has_key(properties.get("DefinitionBody"), "security"):
+            raise SamTemplateError(
+                f"{route_name}: {api_logical_id} has an OpenAPI definition that may guard its routes, and "
+                "the local stack reads authorizers only from Auth: declare them there"
+            )
 
     def _image_source(self, logical_id: str, resource: JsonDict) -> tuple[Path, str]:
         metadata: JsonDict = resource.get("Metadata", {})
@@ -327,6 +337,14 @@ def _parameter_string(raw: object) -> str:
     if isinstance(raw, list):
         return ",".join(str(item) for item in raw)
     return str(raw)
+
+
+def _has_key(node: object, key: str) -> bool:
+    if isinstance(node, dict):
+        return key in node or any(_has_key(value, key) for value in node.values())
+    if isinstance(node, list):
+        return any(_has_key(item, key) for item in node)
+    return False
 
 
 def _merged(base: JsonDict, override: JsonDict) -> JsonDict:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from riskradar.local import LocalStack, SamTemplateError
+from riskradar.local.defaults import JWT_ISSUER_PARAMETER, TEMPLATE, local_stack_options
 from riskradar.local.sam import translate
 from riskradar.local.template import JwtAuthorizer, SamTemplate
 from tests.integration.local_stack.probe_stack import PROBE_ISSUER_PARAMETER, PROBE_TEMPLATE
@@ -146,6 +147,15 @@ JWT_AUTHORIZER = (
             "AWS_IAM",
         ),
         (JWT_AUTHORIZER, "            Auth: {Authorizer: Missing}\n", "does not define"),
+        (
+            "      DefinitionBody:\n"
+            "        openapi: '3.0.1'\n"
+            "        info: {title: t, version: '1'}\n"
+            "        security: [{Jwt: []}]\n"
+            "        paths: {}\n",
+            "",
+            "OpenAPI definition",
+        ),
     ],
 )
 def test_a_route_the_local_stack_cannot_guard_is_refused_not_served_open(
@@ -203,3 +213,20 @@ def test_the_local_issuer_parameter_cannot_also_be_given_a_value() -> None:
             parameters={PROBE_ISSUER_PARAMETER: "https://idp.example/"},
             jwt_issuer_parameters=[PROBE_ISSUER_PARAMETER],
         )
+
+
+def test_riskradar_runs_locally_as_the_issuer_of_its_jwt_issuer_parameter_once_the_template_has_one(
+    tmp_path: Path,
+) -> None:
+    with_issuer = tmp_path / "template.yaml"
+    with_issuer.write_text(
+        TEMPLATE.read_text(encoding="utf-8").replace(
+            "Parameters:\n",
+            f"Parameters:\n  {JWT_ISSUER_PARAMETER}:\n    Type: String\n    Default: https://idp.example/\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+
+    assert local_stack_options(TEMPLATE)["jwt_issuer_parameters"] == []
+    assert local_stack_options(with_issuer)["jwt_issuer_parameters"] == [JWT_ISSUER_PARAMETER]
