@@ -3,10 +3,15 @@
 On AWS the HMAC key for pseudonymising ids is an SSM SecureString that the operator creates; the
 local stack creates it with a fixed, public, local-only value so that runs are reproducible.
 Never use this value anywhere else.
+
+On AWS the strategist API trusts an identity provider's tokens (the `JwtIssuer` parameter, e.g. a
+Cognito user pool); locally the local stack is the issuer, with a key it generates at start.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +20,13 @@ from riskradar.local.template import SamTemplate
 LOCAL_ID_HASH_KEY = "riskradar-local-stack-only-not-a-secret"
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = PROJECT_ROOT / "template.yaml"
+#: The template parameter that holds the issuer URL the JWT authorizers trust.
+JWT_ISSUER_PARAMETER = "JwtIssuer"
+#: The claims of a strategist API token: the caller's role (`viewer` or `strategist`) and, when
+#: the caller is limited to some businesses, those businesses separated by spaces. Strings, so
+#: that API Gateway hands them to the function unchanged (it renders a list claim as "[a b]").
+ROLE_CLAIM = "custom:role"
+BUSINESSES_CLAIM = "custom:businesses"
 
 
 def template_parameter_default(name: str, template: Path = TEMPLATE) -> str:
@@ -23,7 +35,10 @@ def template_parameter_default(name: str, template: Path = TEMPLATE) -> str:
 
 def local_stack_options(template: Path = TEMPLATE) -> dict[str, Any]:
     """Keyword arguments for LocalStack.start(template, ...) that make riskradar run locally."""
+    declared = SamTemplate.load(template).parameter_values()
     return {
+        # The local stack is the issuer of the tokens its JWT authorizers accept.
+        "jwt_issuer_parameters": [JWT_ISSUER_PARAMETER] if JWT_ISSUER_PARAMETER in declared else [],
         "ssm_secure_parameters": {
             template_parameter_default("IdHashKeyParameterName", template): LOCAL_ID_HASH_KEY,
         },
@@ -36,3 +51,19 @@ def local_stack_options(template: Path = TEMPLATE) -> dict[str, Any]:
             "POWERTOOLS_LOG_DEDUPLICATION_DISABLED": "true",
         },
     }
+
+
+def strategist_claims(role: str | None, businesses: Sequence[str] = ()) -> dict[str, str]:
+    """The claims that give a token `role`, limited to `businesses` (all businesses when empty)."""
+    claims: dict[str, str] = {}
+    if role is not None:
+        claims[ROLE_CLAIM] = role
+    if businesses:
+        claims[BUSINESSES_CLAIM] = " ".join(businesses)
+    return claims
+
+
+def local_issuer_file() -> Path:
+    """Where `riskradar serve` leaves its identity provider's key for `riskradar token` (0600)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "riskradar" / "local-issuer.json"

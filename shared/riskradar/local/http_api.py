@@ -2,7 +2,8 @@
 
 moto's CloudFormation cannot create AWS::ApiGatewayV2::*, so the routes are read from the
 `HttpApi` events of the template's functions and served here with API Gateway's behaviour:
-route selection, the 2.0 event, body encoding, the 10 MiB limit and the response mapping.
+route selection, JWT authorizers, the 2.0 event, body encoding, the 10 MiB limit and the
+response mapping.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from riskradar.local.jwt_authorizer import Authorized, JwtAuthorizers, Rejected, RouteAuthorization
 from riskradar.local.logs import logger
 from riskradar.local.runtime import LocalFunction
 from riskradar.local.template import HttpApiEvent
@@ -43,21 +45,35 @@ class Route:
     method: str | None
     path: str | None
     api_logical_id: str
+    #: The JWT authorizer that guards the route; None for an open route.
+    authorization: RouteAuthorization | None = None
     _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     _parameter_names: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
-    def from_event(cls, event: HttpApiEvent) -> Route:
+    def from_event(cls, event: HttpApiEvent, authorization: RouteAuthorization | None = None) -> Route:
+        """The route of `event`; `authorization` must be given when the event names an authorizer."""
         if event.payload_format_version != "2.0":
             raise ValueError(
                 f"{event.function_logical_id}.{event.event_name}: payload format "
                 f"{event.payload_format_version} is not supported locally (only 2.0)"
             )
+        if (event.authorizer is None) != (authorization is None):
+            raise ValueError(
+                f"{event.function_logical_id}.{event.event_name}: the route's authorizer is "
+                f"{event.authorizer}, but it was given {authorization}"
+            )
         if event.path is None:
-            return cls(event.function_logical_id, None, None, event.api_logical_id)
+            return cls(event.function_logical_id, None, None, event.api_logical_id, authorization)
         pattern, names = _compile_path(event.path)
         return cls(
-            event.function_logical_id, event.method or "ANY", event.path, event.api_logical_id, pattern, names
+            event.function_logical_id,
+            event.method or "ANY",
+            event.path,
+            event.api_logical_id,
+            authorization,
+            pattern,
+            names,
         )
 
     @property
@@ -105,11 +121,23 @@ class HttpApi:
     """Routes requests to functions the way API Gateway's HTTP API does."""
 
     def __init__(
-        self, routes: Iterable[Route], functions: Mapping[str, LocalFunction], *, account_id: str
+        self,
+        routes: Iterable[Route],
+        functions: Mapping[str, LocalFunction],
+        *,
+        account_id: str,
+        authorizers: JwtAuthorizers | None = None,
     ) -> None:
+        """`authorizers` hold the keys of the issuers that the routes' JWT authorizers trust."""
         self.routes = sorted(routes, key=Route.precedence)
         self._functions = functions
         self._account_id = account_id
+        self._authorizers = authorizers or JwtAuthorizers({})
+        for route in self.routes:
+            issuer = route.authorization.authorizer.issuer if route.authorization else None
+            if issuer is not None and not self._authorizers.trusts(issuer):
+                # Every token would be refused; a configuration mistake, not a client's.
+                raise ValueError(f"{route.route_key}: no keys for the issuer {issuer} of its authorizer")
         _warn_about_duplicate_routes(self.routes)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -124,9 +152,33 @@ class HttpApi:
             path_parameters = route.match(method, path)
             if path_parameters is None:
                 continue
-            event = build_event(route, request, path, path_parameters, request_id, self._account_id)
+            authorizer_context: dict[str, Any] | None = None
+            if route.authorization is not None:
+                verdict = self._authorize(route, route.authorization, request)
+                if isinstance(verdict, Rejected):
+                    return rejection_response(verdict, request_id)
+                authorizer_context = verdict.context
+            event = build_event(
+                route, request, path, path_parameters, request_id, self._account_id, authorizer_context
+            )
             return self._invoke(route, event, request_id)
         return error_response(404, "Not Found", request_id)
+
+    def _authorize(
+        self, route: Route, authorization: RouteAuthorization, request: HttpRequest
+    ) -> Authorized | Rejected:
+        headers, _ = _event_headers(request)
+        _, _, raw_query = request.target.partition("?")
+        verdict = self._authorizers.authorize(authorization, headers, _query_parameters(raw_query))
+        if isinstance(verdict, Rejected):
+            logger.info(
+                "%s: %d from authorizer %s: %s",
+                route.route_key,
+                verdict.status,
+                authorization.authorizer.name,
+                verdict.reason,
+            )
+        return verdict
 
     def _invoke(self, route: Route, event: dict[str, Any], request_id: str) -> HttpResponse:
         function = self._functions[route.function_logical_id]
@@ -155,8 +207,12 @@ def build_event(
     path_parameters: Mapping[str, str],
     request_id: str,
     account_id: str,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The payload format 2.0 event API Gateway sends to the function for this request."""
+    """The payload format 2.0 event API Gateway sends to the function for this request.
+
+    `authorizer` is what the route's authorizer passes on (`{"jwt": {"claims", "scopes"}}`).
+    """
     _, _, raw_query = request.target.partition("?")
     headers, cookies = _event_headers(request)
     now = datetime.now(UTC)
@@ -176,6 +232,7 @@ def build_event(
     event["requestContext"] = {
         "accountId": account_id,
         "apiId": route.api_logical_id.lower(),
+        **({"authorizer": dict(authorizer)} if authorizer is not None else {}),
         "domainName": host,
         "domainPrefix": host.split(".", 1)[0],
         "http": {
@@ -236,6 +293,14 @@ def response_from_lambda(result: Any, request_id: str) -> HttpResponse:
 def error_response(status: int, message: str, request_id: str) -> HttpResponse:
     headers = [("content-type", "application/json"), ("apigw-requestid", request_id)]
     return HttpResponse(status, headers, json.dumps({"message": message}).encode("utf-8"))
+
+
+def rejection_response(rejected: Rejected, request_id: str) -> HttpResponse:
+    """An authorizer's 401 or 403, with the `www-authenticate` challenge API Gateway adds."""
+    response = error_response(rejected.status, rejected.message, request_id)
+    return HttpResponse(
+        response.status, [*response.headers, ("www-authenticate", rejected.www_authenticate)], response.body
+    )
 
 
 def request_target(path: str, query: Mapping[str, str | Sequence[str]] | None) -> str:

@@ -1,8 +1,9 @@
 """`LocalStack`: the SAM app running on moto and in-process Lambda, without Docker or an AWS account.
 
-with LocalStack.start(Path("template.yaml")) as stack:
+with LocalStack.start(Path("template.yaml"), jwt_issuer_parameters=["JwtIssuer"]) as stack:
     stack.serve_http()
     stack.start_background()
+    token = stack.issue_token("alice", claims={"custom:role": "viewer"})
     ...
 """
 
@@ -21,6 +22,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from riskradar.local.http_api import HttpApi, HttpRequest, Route, request_target, response_as_dict
 from riskradar.local.http_server import HttpApiServer
+from riskradar.local.identity import LocalIdentityProvider, local_issuer_url
+from riskradar.local.jwt_authorizer import JwtAuthorizers, RouteAuthorization
 from riskradar.local.logs import logger
 from riskradar.local.moto_server import (
     MotoServer,
@@ -32,7 +35,7 @@ from riskradar.local.runtime import FunctionConfiguration, LocalFunction, functi
 from riskradar.local.sam import ACCOUNT_ID, EVENT_SOURCE_MAPPING, DeployedStack, StackNameInUseError, deploy
 from riskradar.local.schedules import Schedule, Scheduler, read_scheduled_targets
 from riskradar.local.sqs import SqsPoller, read_event_sources
-from riskradar.local.template import SamTemplate
+from riskradar.local.template import HttpApiEvent, JwtAuthorizer, SamTemplate, SamTemplateError
 
 
 class LocalStack:
@@ -57,8 +60,13 @@ class LocalStack:
         functions: Mapping[str, LocalFunction],
         retry_delay_s: int,
         batching_window_scale: float,
+        identity_provider: LocalIdentityProvider,
+        jwt_authorizers: Mapping[tuple[str, str], JwtAuthorizer],
     ) -> None:
         self.template = template
+        #: The issuer of the tokens that the template's JWT authorizers accept locally.
+        self.identity_provider = identity_provider
+        self._jwt_authorizers = dict(jwt_authorizers)
         self.endpoint_url = server.endpoint_url
         self.session = session
         self.region = region
@@ -72,12 +80,17 @@ class LocalStack:
         # The HTTP API comes from the template's HttpApi events (moto cannot create the API);
         # event sources and schedules from what moto deployed.
         routes = [
-            Route.from_event(event)
+            Route.from_event(event, self._route_authorization(event))
             for source in template.functions().values()
             if source.logical_id in self._functions
             for event in source.http_events
         ]
-        self._http_api = HttpApi(routes, self._functions, account_id=ACCOUNT_ID)
+        self._http_api = HttpApi(
+            routes,
+            self._functions,
+            account_id=ACCOUNT_ID,
+            authorizers=JwtAuthorizers({identity_provider.issuer: identity_provider.jwks}),
+        )
         self._http_server: HttpApiServer | None = None
         mapping_ids = [
             mapping.physical_id
@@ -116,10 +129,14 @@ class LocalStack:
         extra_env: dict[str, str] | None = None,
         retry_delay_s: int = 0,
         batching_window_scale: float = 0.0,
+        jwt_issuer_parameters: Sequence[str] = (),
     ) -> LocalStack:
         """Start moto, deploy the template into it and import every function.
 
-        `parameters` override the template's Parameter defaults. `ssm_secure_parameters` are
+        `parameters` override the template's Parameter defaults. The stack is the issuer of the
+        tokens its HTTP APIs' JWT authorizers accept (`identity_provider`, `issue_token`): each
+        template parameter named in `jwt_issuer_parameters` is set to its issuer URL, and every
+        JWT authorizer of a served route must trust that issuer. `ssm_secure_parameters` are
         created as SecureString parameters before any handler is imported, since handlers may
         read them at cold start. `extra_env` is added to every function's environment.
         `retry_delay_s` is how long a failed SQS message stays invisible before its retry;
@@ -128,7 +145,11 @@ class LocalStack:
         """
         started = time.monotonic()
         template = SamTemplate.load(template_path)
+        identity_provider = LocalIdentityProvider.generate(local_issuer_url(stack_name))
+        parameters = _with_local_issuer(parameters or {}, jwt_issuer_parameters, identity_provider.issuer)
         parameter_values = template.parameter_values(parameters)
+        # Before anything starts: a route the stack cannot guard as AWS would fails the start.
+        jwt_authorizers = _route_jwt_authorizers(template, parameters, identity_provider.issuer)
         quiet_library_logs()
         cls._register_environment()
         region = os.environ["AWS_DEFAULT_REGION"]
@@ -144,6 +165,8 @@ class LocalStack:
                 extra_env=extra_env or {},
                 retry_delay_s=retry_delay_s,
                 batching_window_scale=batching_window_scale,
+                identity_provider=identity_provider,
+                jwt_authorizers=jwt_authorizers,
             )
         except StackNameInUseError:
             cls._release(server, stack=None, stack_name=None, region=region)  # not ours to delete
@@ -176,6 +199,8 @@ class LocalStack:
         extra_env: Mapping[str, str],
         retry_delay_s: int,
         batching_window_scale: float,
+        identity_provider: LocalIdentityProvider,
+        jwt_authorizers: Mapping[tuple[str, str], JwtAuthorizer],
     ) -> LocalStack:
         session = fake_session(region)
         endpoint = server.endpoint_url
@@ -212,6 +237,8 @@ class LocalStack:
             functions=functions,
             retry_delay_s=retry_delay_s,
             batching_window_scale=batching_window_scale,
+            identity_provider=identity_provider,
+            jwt_authorizers=jwt_authorizers,
         )
         with cls._registry_lock:
             cls._active.append(stack)
@@ -328,6 +355,54 @@ class LocalStack:
         request = HttpRequest(method, request_target(path, query), request_headers, raw_body)
         return response_as_dict(self._http_api.handle(request))
 
+    # ------------------------------------------------------------------ tokens for JWT authorizers
+
+    @property
+    def jwt_authorizers(self) -> list[JwtAuthorizer]:
+        """The JWT authorizers that guard the served routes (all trust `identity_provider`)."""
+        return list(self._jwt_authorizers.values())
+
+    @property
+    def jwt_audiences(self) -> list[str]:
+        """Every audience the served routes' JWT authorizers accept, each once."""
+        return list(dict.fromkeys(audience for a in self.jwt_authorizers for audience in a.audience))
+
+    def issue_token(
+        self,
+        subject: str,
+        *,
+        claims: Mapping[str, Any] | None = None,
+        scopes: Sequence[str] = (),
+        expires_in: int = 3600,
+        audience: str | Sequence[str] | None = None,
+    ) -> str:
+        """A token from the stack's identity provider that its JWT authorizers accept.
+
+        `audience` defaults to the first audience of the authorizers (they must agree on it);
+        `claims` are added to the token and may override `iss`, `aud`, `exp`, `nbf`, `iat`.
+        """
+        if audience is None:
+            firsts = sorted({authorizer.audience[0] for authorizer in self.jwt_authorizers})
+            if len(firsts) != 1:
+                raise ValueError(
+                    f"pass audience=: the JWT authorizers' first audiences are {firsts or 'none'}"
+                )
+            audience = firsts[0]
+        return self.identity_provider.issue_token(
+            subject, audience=audience, claims=claims, scopes=scopes, expires_in=expires_in
+        )
+
+    def write_issuer_file(self, path: Path) -> Path:
+        """Hand the identity provider to other processes of this user (`riskradar token`)."""
+        api_url = self._http_server.url if self._http_server is not None else None
+        return self.identity_provider.write_issuer_file(path, audiences=self.jwt_audiences, api_url=api_url)
+
+    def _route_authorization(self, event: HttpApiEvent) -> RouteAuthorization | None:
+        if event.authorizer is None:
+            return None
+        authorizer = self._jwt_authorizers[(event.api_logical_id, event.authorizer)]
+        return RouteAuthorization(authorizer, event.authorization_scopes)
+
     # ------------------------------------------------------------------ SQS event sources
 
     def poll_once(self) -> int:
@@ -392,6 +467,45 @@ class LocalStack:
                 logger.exception("background polling failed; it goes on")
             if not delivered:
                 self._background_stop.wait(poll_interval_s)
+
+
+def _with_local_issuer(
+    parameters: Mapping[str, str], issuer_parameters: Sequence[str], issuer: str
+) -> dict[str, str]:
+    both = sorted(set(parameters) & set(issuer_parameters))
+    if both:
+        raise ValueError(f"{', '.join(both)}: given a value and named as the local issuer's parameter")
+    return {**parameters, **dict.fromkeys(issuer_parameters, issuer)}
+
+
+def _route_jwt_authorizers(
+    template: SamTemplate, parameters: Mapping[str, str], local_issuer: str
+) -> dict[tuple[str, str], JwtAuthorizer]:
+    """The JWT authorizers the template's routes use; each must trust the local issuer."""
+    used = sorted(
+        {
+            (event.api_logical_id, event.authorizer)
+            for function in template.functions().values()
+            for event in function.http_events
+            if event.authorizer is not None
+        }
+    )
+    authorizers: dict[tuple[str, str], JwtAuthorizer] = {}
+    for api_logical_id, name in used:
+        authorizer = template.jwt_authorizer(api_logical_id, name, parameters)
+        if authorizer.issuer != local_issuer:
+            raise SamTemplateError(
+                f"{api_logical_id}'s JWT authorizer {name} trusts the issuer {authorizer.issuer}, but "
+                f"locally tokens come from the local stack's own issuer ({local_issuer}) and no other "
+                "issuer's keys can be fetched: name the template parameter that holds the issuer in "
+                "LocalStack.start(jwt_issuer_parameters=[...])"
+            )
+        authorizers[(api_logical_id, name)] = authorizer
+    if authorizers:
+        logger.info(
+            "JWT authorizers %s trust the local issuer %s", ", ".join(n for _, n in used), local_issuer
+        )
+    return authorizers
 
 
 def _load_functions(

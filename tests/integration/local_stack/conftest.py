@@ -7,7 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from riskradar.local import LocalStack
-from tests.integration.local_stack.probe_stack import PROBE_SECRET, PROBE_TEMPLATE, Probe
+from tests.integration.local_stack.probe_stack import (
+    PROBE_ISSUER_PARAMETER,
+    PROBE_SECRET,
+    PROBE_TEMPLATE,
+    Probe,
+)
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +22,7 @@ def stack() -> Iterator[LocalStack]:
         stack_name="local-stack-probe",
         parameters={"Stage": "it"},
         ssm_secure_parameters={"/probe/secret": PROBE_SECRET},
+        jwt_issuer_parameters=[PROBE_ISSUER_PARAMETER],
     ) as started:
         yield started
 

@@ -11,6 +11,8 @@ from riskradar.local import LocalStack
 
 PROBE_TEMPLATE = Path(__file__).parent / "probe_app" / "template.yaml"
 PROBE_SECRET = "probe-secret-value"
+#: The template parameter that holds the JWT authorizers' issuer: the local stack sets it.
+PROBE_ISSUER_PARAMETER = "ProbeIssuer"
 
 
 @dataclass
@@ -36,6 +38,11 @@ class Probe:
         table = self.stack.physical_id("EffectsTable")
         item = self.stack.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": key}}).get("Item")
         return None if item is None else {name: _plain(value) for name, value in item.items()}
+
+    def calls(self, handler: str) -> int:
+        """How many times the probe's authorized handler `handler` ran (e.g. "whoami")."""
+        found = self.effect(f"calls#{handler}")
+        return 0 if found is None else int(found["invocations"])
 
     def deliveries(self, message_id: str) -> int:
         found = self.effect(f"delivery#{message_id}")

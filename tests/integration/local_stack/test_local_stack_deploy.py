@@ -8,7 +8,7 @@ import pytest
 
 from riskradar.local import LocalStack, SamTemplateError, StackDeploymentError, StackNameInUseError
 from riskradar.local.template import SamTemplate
-from tests.integration.local_stack.probe_stack import PROBE_TEMPLATE
+from tests.integration.local_stack.probe_stack import PROBE_ISSUER_PARAMETER, PROBE_TEMPLATE
 
 
 def test_parameters_take_template_defaults_and_overrides() -> None:
@@ -18,6 +18,8 @@ def test_parameters_take_template_defaults_and_overrides() -> None:
         "Stage": "probe",
         "Colors": "red,green",
         "SecretParameterName": "/probe/secret",
+        "ProbeIssuer": "https://issuer.example.invalid/probe",
+        "ProbeAudiences": "probe-client,probe-other-client",
     }
     assert template.parameter_values({"Colors": " blue , cyan"})["Colors"] == "blue,cyan"
     with pytest.raises(SamTemplateError, match="Colour"):
@@ -62,7 +64,12 @@ def test_a_stack_moto_cannot_create_fails_with_the_reason(stack: LocalStack, tmp
 
 def test_a_second_stack_of_the_same_name_is_refused_and_the_first_survives(stack: LocalStack) -> None:
     with pytest.raises(StackNameInUseError):
-        LocalStack.start(PROBE_TEMPLATE, stack_name=stack.stack_name, parameters={"Stage": "twin"})
+        LocalStack.start(
+            PROBE_TEMPLATE,
+            stack_name=stack.stack_name,
+            parameters={"Stage": "twin"},
+            jwt_issuer_parameters=[PROBE_ISSUER_PARAMETER],
+        )
 
     (described,) = stack.client("cloudformation").describe_stacks(StackName=stack.stack_name)["Stacks"]
     assert described["StackStatus"] == "CREATE_COMPLETE"

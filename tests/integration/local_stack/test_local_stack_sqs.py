@@ -6,7 +6,12 @@ import threading
 import time
 
 from riskradar.local import LocalStack
-from tests.integration.local_stack.probe_stack import PROBE_SECRET, PROBE_TEMPLATE, Probe
+from tests.integration.local_stack.probe_stack import (
+    PROBE_ISSUER_PARAMETER,
+    PROBE_SECRET,
+    PROBE_TEMPLATE,
+    Probe,
+)
 
 
 def test_mappings_are_disabled_in_moto_so_moto_never_consumes_the_queue(
@@ -103,6 +108,7 @@ def test_a_batching_window_gathers_messages_that_arrive_while_it_is_open(stack: 
         parameters={"Stage": "window"},
         ssm_secure_parameters={"/probe/secret": PROBE_SECRET},
         batching_window_scale=0.1,
+        jwt_issuer_parameters=[PROBE_ISSUER_PARAMETER],
     ) as windowed:
         probe = Probe(windowed)
         probe.send({"id": "early-1"}, {"id": "early-2"})

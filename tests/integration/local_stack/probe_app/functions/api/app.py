@@ -91,6 +91,43 @@ def boom() -> dict[str, Any]:
     raise RuntimeError("boom: internal details that must not reach the client")
 
 
+def _authorized_call(name: str) -> dict[str, Any]:
+    """Count the call (so tests can tell that a rejected request never got here) and echo what
+    the authorizer passed on."""
+    effects.update_item(
+        Key={"pk": f"calls#{name}"},
+        UpdateExpression="ADD invocations :one",
+        ExpressionAttributeValues={":one": 1},
+    )
+    context = app.current_event.raw_event["requestContext"]
+    return {"route_key": context["routeKey"], "authorizer": context.get("authorizer")}
+
+
+@app.get("/whoami")
+def whoami() -> dict[str, Any]:
+    return _authorized_call("whoami")
+
+
+@app.post("/act")
+def act() -> dict[str, Any]:
+    return _authorized_call("act")
+
+
+@app.get("/guarded/default")
+def guarded_default() -> dict[str, Any]:
+    return _authorized_call("guarded-default")
+
+
+@app.get("/guarded/own-scopes")
+def guarded_own_scopes() -> dict[str, Any]:
+    return _authorized_call("guarded-own-scopes")
+
+
+@app.get("/guarded/open")
+def guarded_open() -> dict[str, Any]:
+    return _authorized_call("guarded-open")
+
+
 @app.route("/files/.+", method=["GET", "PUT", "POST", "DELETE", "PATCH"])
 def files() -> dict[str, Any]:
     event = app.current_event.raw_event
