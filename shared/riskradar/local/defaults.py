@@ -22,11 +22,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 #: The template parameter that holds the issuer URL the JWT authorizers trust.
 JWT_ISSUER_PARAMETER = "JwtIssuer"
-#: The claims of a strategist API token: the caller's role (`viewer` or `strategist`) and, when
-#: the caller is limited to some businesses, those businesses separated by spaces. Strings, so
-#: that API Gateway hands them to the function unchanged (it renders a list claim as "[a b]").
-ROLE_CLAIM = "custom:role"
-BUSINESSES_CLAIM = "custom:businesses"
+#: The template parameters naming the claims of a strategist API token: the caller's roles
+#: (`viewer`, `strategist`) and, when the caller is limited to some businesses, those businesses.
+#: Local tokens carry them as space-separated strings, which API Gateway hands to the function
+#: unchanged (a list claim would arrive as "[a b]"; the function reads both).
+ROLES_CLAIM_PARAMETER = "JwtRolesClaim"
+BUSINESSES_CLAIM_PARAMETER = "JwtBusinessesClaim"
 
 
 def template_parameter_default(name: str, template: Path = TEMPLATE) -> str:
@@ -53,13 +54,17 @@ def local_stack_options(template: Path = TEMPLATE) -> dict[str, Any]:
     }
 
 
-def strategist_claims(role: str | None, businesses: Sequence[str] = ()) -> dict[str, str]:
-    """The claims that give a token `role`, limited to `businesses` (all businesses when empty)."""
+def strategist_claims(
+    role: str | None, businesses: Sequence[str] = (), template: Path = TEMPLATE
+) -> dict[str, str]:
+    """The claims that give a token `role`, limited to `businesses` (all businesses when empty),
+    under the claim names the template's parameters configure."""
+    names = SamTemplate.load(template).parameter_values()
     claims: dict[str, str] = {}
     if role is not None:
-        claims[ROLE_CLAIM] = role
+        claims[names[ROLES_CLAIM_PARAMETER]] = role
     if businesses:
-        claims[BUSINESSES_CLAIM] = " ".join(businesses)
+        claims[names[BUSINESSES_CLAIM_PARAMETER]] = " ".join(businesses)
     return claims
 
 
