@@ -14,13 +14,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from riskradar.adapters.s3 import EmbeddingShardStore, ThemeSnapshotStore
+from riskradar.adapters.s3 import DigestStore, EmbeddingShardStore, ThemeSnapshotStore
 from riskradar.adapters.sqs import SqsQueue
 from riskradar.adapters.strategist import StrategistStore
 from riskradar.config import ReclusterSettings
 from riskradar.embedding import MINILM_DIMENSION
 from riskradar.observability import keep_sdk_wire_logs_quiet
 from riskradar.recluster import ReclusterService
+from riskradar.strategist.digests import DigestPublisher
 
 logger = Logger()
 keep_sdk_wire_logs_quiet()
@@ -29,16 +30,22 @@ metrics = Metrics()
 
 settings = ReclusterSettings.from_env()
 _s3 = boto3.client("s3")
+_strategist_records = StrategistStore.reader(
+    boto3.client("dynamodb"),
+    curation_table=settings.curation_table,
+    interventions_table=settings.interventions_table,
+)
 service = ReclusterService(
     shards=EmbeddingShardStore(_s3, settings.artifacts_bucket),
     snapshots=ThemeSnapshotStore(_s3, settings.artifacts_bucket, dimension=MINILM_DIMENSION),
     alerts=SqsQueue(boto3.client("sqs"), settings.alerts_queue_url),
     window_days=settings.recluster_window_days,
     clock=lambda: datetime.now(UTC),
-    curation=StrategistStore.reader(
-        boto3.client("dynamodb"),
-        curation_table=settings.curation_table,
-        interventions_table=settings.interventions_table,
+    curation=_strategist_records,
+    digests=DigestPublisher(
+        records=_strategist_records,
+        store=DigestStore(_s3, settings.artifacts_bucket),
+        clock=lambda: datetime.now(UTC),
     ),
 )
 
@@ -60,6 +67,9 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "left_out": result.left_out,
         "emerging": list(result.emerging),
         "alerts": [alert.alert_id for alert in result.alerts],
+        "digest": dict(result.digest.keys) if result.digest else None,
     }
+    if result.digest is None:
+        metrics.add_metric(name="DigestsNotPublished", unit=MetricUnit.Count, value=1)
     logger.info("recluster published", extra=summary)
     return summary

@@ -21,13 +21,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
-from riskradar.adapters.s3 import ThemeSnapshotStore
+from riskradar.adapters.s3 import DigestStore, ThemeSnapshotStore
 from riskradar.adapters.strategist import StrategistStore
 from riskradar.config import StrategistSettings
-from riskradar.http import error_response, json_response
+from riskradar.digest import content_security_policy
+from riskradar.http import DIGEST_MEDIA_TYPES, error_response, json_response, negotiate
 from riskradar.intake.validation import FieldError, RequestRejected, decode_json_body, field_errors
 from riskradar.observability import keep_sdk_wire_logs_quiet
 from riskradar.strategist.access import AccessDenied, Principal
+from riskradar.strategist.digests import DigestPublisher
 from riskradar.strategist.models import InterventionRequest, MergeRequest, ThemeStatus, VerdictRequest
 from riskradar.strategist.service import Conflict, NotFound, StrategistService, ThemeFilters
 
@@ -42,18 +44,17 @@ MAX_BODY_BYTES = 16 * 1024
 MAX_AUDIT_PAGE = 200
 # The embedding dimension only matters to readers of centroids, which this API never loads.
 _SNAPSHOT_DIMENSION = 384
-service = StrategistService(
-    snapshots=ThemeSnapshotStore(
-        boto3.client("s3"), settings.artifacts_bucket, dimension=_SNAPSHOT_DIMENSION
-    ),
-    records=StrategistStore(
-        boto3.client("dynamodb"),
-        curation_table=settings.curation_table,
-        interventions_table=settings.interventions_table,
-        audit_table=settings.audit_table,
-    ),
-    clock=lambda: datetime.now(UTC),
+_s3 = boto3.client("s3")
+snapshots = ThemeSnapshotStore(_s3, settings.artifacts_bucket, dimension=_SNAPSHOT_DIMENSION)
+records = StrategistStore(
+    boto3.client("dynamodb"),
+    curation_table=settings.curation_table,
+    interventions_table=settings.interventions_table,
+    audit_table=settings.audit_table,
 )
+service = StrategistService(snapshots=snapshots, records=records, clock=lambda: datetime.now(UTC))
+digests = DigestStore(_s3, settings.artifacts_bucket)
+publisher = DigestPublisher(records=records, store=digests, clock=lambda: datetime.now(UTC))
 Command = TypeVar("Command", bound=BaseModel)
 
 
@@ -172,6 +173,50 @@ def get_intervention(intervention_id: str) -> Response[Any]:
 @app.get("/v1/interventions/<intervention_id>/effect")
 def get_intervention_effect(intervention_id: str) -> Response[Any]:
     return json_response(HTTPStatus.OK, dumped(service.effect(principal(), intervention_id)))
+
+
+# ---------------------------------------------------------------------------------- digests
+
+
+@app.get("/v1/digests/latest")
+def get_latest_digest() -> Response[Any]:
+    principal().require_reader()
+    kind = negotiate(app.current_event.headers.get("accept"), DIGEST_MEDIA_TYPES, default="json")
+    if kind is None:
+        offered = ", ".join(DIGEST_MEDIA_TYPES)
+        return error_response(
+            HTTPStatus.NOT_ACCEPTABLE, "not_acceptable", f"the digest is served as {offered}"
+        )
+    reference = digests.latest()
+    if reference is None:
+        raise NotFound(
+            "no digest has been published yet: it is written after each recluster run, or POST /v1/digests"
+        )
+    body = digests.read(reference, kind)
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Vary": "Accept"}
+    if kind == "html":
+        # A meta tag cannot set frame-ancestors; the header carries the page's whole policy.
+        headers["Content-Security-Policy"] = content_security_policy() + "; frame-ancestors 'none'"
+        headers["Referrer-Policy"] = "no-referrer"
+    media_type = next(media for media, name in DIGEST_MEDIA_TYPES.items() if name == kind)
+    charset = "" if kind == "json" else "; charset=utf-8"
+    return Response(status_code=HTTPStatus.OK, content_type=media_type + charset, body=body, headers=headers)
+
+
+@app.post("/v1/digests")
+def post_digest() -> Response[Any]:
+    principal().require_strategist([])
+    digest, reference = publisher.publish_current(snapshots)
+    metrics.add_metric(name="DigestsPublished", unit=MetricUnit.Count, value=1)
+    return json_response(
+        HTTPStatus.CREATED,
+        {
+            "snapshot_version": digest.snapshot_version,
+            "generated_at": reference.generated_at,
+            "keys": reference.keys,
+        },
+        {"Location": "/v1/digests/latest"},
+    )
 
 
 # ---------------------------------------------------------------------------------- audit

@@ -6,6 +6,7 @@ Every error body is `{"error": {"code", "message", "details"?}}`; `details` list
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -31,3 +32,40 @@ def error_response(
     if details:
         error["details"] = [detail.as_dict() for detail in details]
     return json_response(status, {"error": error}, headers)
+
+
+#: What a client may ask a digest as (Accept), by the format name the digest store uses.
+DIGEST_MEDIA_TYPES = {"application/json": "json", "text/html": "html", "text/markdown": "markdown"}
+
+
+def negotiate(accept: str | None, offered: Mapping[str, str], default: str) -> str | None:
+    """The name of the offered media type that the Accept header prefers: the highest q-value,
+    then the most specific range (`text/html` over `text/*` over `*/*`), then the earliest.
+    `default` when there is no header or only `*/*` matches; None when nothing offered is acceptable."""
+    if not accept or not accept.strip():
+        return default
+    ranges: list[tuple[str, float, int]] = []
+    for order, part in enumerate(accept.split(",")):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media and quality > 0:
+            ranges.append((media.lower(), quality, order))
+    chosen: str | None = None
+    best: tuple[float, int, int] | None = None
+    for offered_type, name in offered.items():
+        family = offered_type.split("/", 1)[0]
+        for media, quality, order in ranges:
+            specificity = {offered_type: 2, f"{family}/*": 1, "*/*": 0}.get(media)
+            if specificity is None:
+                continue
+            key = (quality, specificity, -order)
+            if best is None or key > best:
+                best, chosen = key, (name if specificity else default)
+    return chosen

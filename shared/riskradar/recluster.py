@@ -11,6 +11,7 @@ have just become emerging.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,16 +20,25 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
+from riskradar.adapters.s3 import (
+    DigestRef,
+    EmbeddingShard,
+    EmbeddingShardStore,
+    ReportFacts,
+    ThemeSnapshotStore,
+)
 from riskradar.clustering import LEFT_OUT, cluster_embeddings
 from riskradar.emerging import EmergingScore, count_by_bucket, score_emerging
 from riskradar.models import ThemeAlert
 from riskradar.strategist.curation import apply_curation
+from riskradar.strategist.digests import DigestPublisher
 from riskradar.strategist.models import ThemeCuration
 from riskradar.theme_identity import match_themes
 from riskradar.theme_labels import label_themes
-from riskradar.theme_stats import compute_theme_stats
+from riskradar.theme_stats import ThemeStats, compute_theme_stats
 from riskradar.themes import EmergingDetail, ThemeInfo, ThemeSnapshot, Vectors
+
+logger = logging.getLogger(__name__)
 
 #: Emerging is judged on daily buckets: a day is long enough to hold a theme's usual volume.
 BUCKET = timedelta(days=1)
@@ -82,6 +92,8 @@ class ReclusterResult:
     left_out: int
     emerging: tuple[str, ...]
     alerts: tuple[ThemeAlert, ...]
+    #: Where the run's digest was stored (None: no publisher configured, or it failed — see the log).
+    digest: DigestRef | None = None
 
 
 def load_window(shards: EmbeddingShardStore, *, end: datetime, days: int) -> ReportWindow:
@@ -127,6 +139,8 @@ class ReclusterService:
     seed: int = 0
     #: The strategist's records (verdicts, names, merges); None: no strategist side deployed.
     curation: CurationReader | None = None
+    #: Publishes the digest of each new snapshot; None: no digests.
+    digests: DigestPublisher | None = None
 
     def run(self) -> ReclusterResult:
         now = self.clock()
@@ -210,7 +224,20 @@ class ReclusterService:
             left_out=clusters.n_left_out,
             emerging=tuple(theme.theme_id for theme in themes if theme.emerging),
             alerts=alerts,
+            digest=self._digest(snapshot, stats),
         )
+
+    def _digest(self, snapshot: ThemeSnapshot, stats: ThemeStats) -> DigestRef | None:
+        """Publish the run's digest. The snapshot and alerts are out already: a digest that fails is
+        logged and left for the next run or an on-demand request, never a reason to redo the run."""
+        if self.digests is None:
+            return None
+        try:
+            _, reference = self.digests.publish(snapshot, stats)
+        except Exception:
+            logger.exception("the digest of snapshot v%d could not be published", snapshot.version)
+            return None
+        return reference
 
     def _emerging(
         self,

@@ -18,6 +18,7 @@ from riskradar.adapters.s3 import (
     ThemeSnapshotStore,
 )
 from riskradar.adapters.strategist import StrategistStore
+from riskradar.digest import Digest
 from riskradar.models import ThemeAlert
 from riskradar.strategist.models import AuditAction, AuditEntry, ThemeCuration, Verdict
 from riskradar.theme_stats import ThemeStats
@@ -111,6 +112,16 @@ def test_scheduled_run_publishes_a_snapshot_and_alerts_on_the_surge(recluster: M
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=pointer["manifest_key"])["Body"].read())
     for key in (manifest["centroids_key"], manifest["members_key"], *manifest["documents"].values()):
         s3.head_object(Bucket=bucket, Key=key)
+
+    # The run's digest is out, the emerging surge first.
+    assert summary["digest"] is not None
+    digest = Digest.model_validate_json(
+        s3.get_object(Bucket=bucket, Key=summary["digest"]["json"])["Body"].read()
+    )
+    assert digest.snapshot_version == 1
+    assert digest.themes[0].theme_id == surge_theme.theme_id
+    html = s3.get_object(Bucket=bucket, Key=summary["digest"]["html"])["Body"].read().decode()
+    assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
 
     # Per-theme activity is published with the snapshot: the surge is all on the last day.
     raw = snapshots.current_document("stats")

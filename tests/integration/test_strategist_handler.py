@@ -18,6 +18,7 @@ import pytest
 
 from riskradar.adapters.s3 import ReportFacts, ThemeSnapshotStore
 from riskradar.adapters.strategist import ConcurrentChange, StrategistStore
+from riskradar.digest import Digest
 from riskradar.strategist.models import AuditAction, AuditEntry, ThemeCuration
 from riskradar.theme_stats import compute_theme_stats
 from riskradar.themes import EmergingDetail, ThemeInfo, ThemeSnapshot, normalize_rows
@@ -521,3 +522,44 @@ def test_the_effect_of_an_unknown_intervention_is_404(api: MockedFunction) -> No
         ),
     )
     assert status == 404
+
+
+# ---------------------------------------------------------------------------------- digests
+
+
+def test_digests_are_published_on_demand_and_served_by_accept_header(api: MockedFunction) -> None:
+    status, body, _ = call(api, event("strategist_get_latest_digest", roles="[viewer]"))
+    assert status == 404
+    assert "POST /v1/digests" in body["error"]["message"]
+
+    status, _, _ = call(api, event("strategist_post_digest", roles="[viewer]"))
+    assert status == 403
+    status, created, headers = call(api, event("strategist_post_digest"))
+    assert status == 201
+    assert created["snapshot_version"] == 1
+    assert headers["Location"] == "/v1/digests/latest"
+
+    html_request = event("strategist_get_latest_digest", roles="[viewer]")
+    response = api.invoke(html_request)
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in response["headers"]["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response["headers"]["Content-Security-Policy"]
+    assert response["headers"]["Cache-Control"] == "no-store"
+    assert "support, code, card" in response["body"] or "Someone posing as support" in response["body"]
+
+    json_request = event("strategist_get_latest_digest", roles="[viewer]")
+    json_request["headers"]["accept"] = "application/json"
+    digest = Digest.model_validate_json(api.invoke(json_request)["body"])
+    assert digest.snapshot_version == 1
+    assert digest.themes[0].theme_id == SCAM  # the emerging theme comes first
+
+    markdown_request = event("strategist_get_latest_digest", roles="[viewer]")
+    markdown_request["headers"]["accept"] = "text/markdown"
+    markdown = api.invoke(markdown_request)
+    assert markdown["headers"]["Content-Type"].startswith("text/markdown")
+
+    png_request = event("strategist_get_latest_digest", roles="[viewer]")
+    png_request["headers"]["accept"] = "image/png"
+    status, body, _ = call(api, png_request)
+    assert status == 406

@@ -296,3 +296,74 @@ def _members_npz(members: Mapping[str, Sequence[str]]) -> bytes:
         theme_index=np.array(theme_index, dtype=np.int32),
     )
     return buffer.getvalue()
+
+
+DIGESTS_PREFIX = "digests/"
+DIGEST_POINTER_KEY = "digests/latest.json"
+#: File name of each rendering of a digest, by format.
+DIGEST_FILES = {"json": "digest.json", "html": "digest.html", "markdown": "digest.md"}
+_DIGEST_CONTENT_TYPES = {
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+    "markdown": "text/markdown; charset=utf-8",
+}
+
+
+@dataclass(frozen=True)
+class DigestRef:
+    """Where one published digest lives (the body of the `latest` pointer)."""
+
+    snapshot_version: int
+    generated_at: str
+    #: Object key of each rendering, by format (json, html, markdown).
+    keys: Mapping[str, str]
+
+
+class DigestStore:
+    """Digests under versioned keys — digests/v<snapshot version>/<time>/digest.{json,html,md} —
+    and the pointer digests/latest.json, written last (as for snapshots: readers never see half)."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def publish(self, snapshot_version: int, generated_at: str, renderings: Mapping[str, str]) -> DigestRef:
+        unknown = set(renderings) - set(DIGEST_FILES)
+        if unknown:
+            raise ValueError(f"unknown digest formats {sorted(unknown)}; known: {sorted(DIGEST_FILES)}")
+        stamp = re.sub(r"[^0-9TZ]", "", generated_at)
+        prefix = f"{DIGESTS_PREFIX}v{snapshot_version:010d}/{stamp}/"
+        keys: dict[str, str] = {}
+        for kind, body in renderings.items():
+            keys[kind] = prefix + DIGEST_FILES[kind]
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=keys[kind],
+                Body=body.encode("utf-8"),
+                ContentType=_DIGEST_CONTENT_TYPES[kind],
+            )
+        reference = DigestRef(snapshot_version, generated_at, keys)
+        pointer = {"snapshot_version": snapshot_version, "generated_at": generated_at, "keys": keys}
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=DIGEST_POINTER_KEY,
+            Body=json.dumps(pointer).encode(),
+            ContentType="application/json",
+        )
+        return reference
+
+    def latest(self) -> DigestRef | None:
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=DIGEST_POINTER_KEY)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        pointer = json.loads(body)
+        return DigestRef(
+            int(pointer["snapshot_version"]), str(pointer["generated_at"]), dict(pointer["keys"])
+        )
+
+    def read(self, reference: DigestRef, kind: str) -> str:
+        if kind not in reference.keys:
+            raise KeyError(f"the digest has no {kind} rendering")
+        body: bytes = self._s3.get_object(Bucket=self._bucket, Key=reference.keys[kind])["Body"].read()
+        return body.decode("utf-8")

@@ -71,18 +71,20 @@ class EffectView(_Frozen):
         "say; `pending`: the intervention is too recent to measure yet."
     )
     summary: str = Field(
-        description="One sentence for a strategist, e.g. 'Reports in shop fell 38% against the "
-        "other businesses (95% CI 21-52%).'"
+        description="One sentence for a strategist, e.g. 'Reports of this theme fell 41 % relative to "
+        "the business's other reports (95 % CI 28-52 %); control themes moved +3 %, so the estimated "
+        "effect is -43 % (95 % CI -55 % to -29 %).' When not `ok`, why not."
     )
     rate_ratio: Estimate | None = Field(
         default=None,
-        description="Rate of the theme's reports after the start over the rate before (1 = no change, "
-        "0.6 = 40% fewer), with its 95% CI.",
+        description="The theme's share of its business's reports after the start over its share "
+        "before (1 = no change, 0.6 = 40% fewer), with its 95% CI.",
     )
     difference_in_differences: Estimate | None = Field(
         default=None,
-        description="Change in the theme's daily reports in the intervention's business minus the "
-        "change in the other businesses over the same days (negative = fewer), with its 95% CI.",
+        description="That rate ratio divided by the same ratio of control themes (same business, no "
+        "intervention of their own): 1 = no effect beyond what moved every theme, 0.6 = 40% fewer, "
+        "with its 95% CI.",
     )
 
 
