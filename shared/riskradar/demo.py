@@ -18,15 +18,27 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+import requests
 from tqdm import tqdm
 
+from riskradar.adapters.s3 import ThemeSnapshotStore
+from riskradar.embedding import MINILM_DIMENSION
 from riskradar.local import LocalStack
-from riskradar.local.defaults import PROJECT_ROOT, TEMPLATE, local_stack_options
+from riskradar.local.defaults import PROJECT_ROOT, TEMPLATE, local_stack_options, strategist_claims
 from riskradar.models import ThemeAlert
-from riskradar.replay import ReplayPlan, ReplaySummary, post_batches, read_rows, synthesize_reports
+from riskradar.replay import (
+    ReplayPlan,
+    ReplaySummary,
+    SimulatedIntervention,
+    post_batches,
+    read_rows,
+    synthesize_reports,
+)
 
 DATASET = PROJECT_ROOT / "data" / "banking77" / "train.csv"
 SIGNAL_LEVELS = ("critical", "high", "normal")
+#: A payment scam that a verification step cut by 60 % from eight days before the replay's end.
+DEMO_INTERVENTION = SimulatedIntervention(label="card_payment_not_recognised", business="payments")
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,12 @@ class DemoOptions:
     emerging_label: str | None = "compromised_card"
     #: The template's Stage: resource names include it, so two stacks in one process need two.
     stage: str = "dev"
+    #: Days the replay spans (enough for an intervention's before and after windows).
+    days: int = 21
+    #: An intervention that worked, played into the replay and then recorded through the API.
+    intervention: SimulatedIntervention | None = DEMO_INTERVENTION
+    #: Where the digest is written (HTML, JSON, Markdown).
+    digest_dir: Path = PROJECT_ROOT / "out"
 
 
 @dataclass(frozen=True)
@@ -104,7 +122,17 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
     if options.limit and options.limit < len(rows):
         # A random sample: files like Banking77 are sorted by label, and a head would miss most.
         rows = random.Random(options.seed).sample(rows, options.limit)
-    plan = ReplayPlan(seed=options.seed, id_prefix="b77", emerging_label=options.emerging_label)
+    labels = {row.label for row in rows}
+    intervention = (
+        options.intervention if options.intervention and options.intervention.label in labels else None
+    )
+    plan = ReplayPlan(
+        seed=options.seed,
+        days=options.days,
+        id_prefix="b77",
+        emerging_label=options.emerging_label,
+        intervention=intervention,
+    )
     reports = synthesize_reports(rows, plan)
     # History first, then the last days in which the held-back theme appears and grows.
     split = (plan.end - timedelta(days=plan.emerging_days)).isoformat().replace("+00:00", "Z")
@@ -149,9 +177,94 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
         tap.stop()
         counts = pipeline_counts(stack, tap)
         texts = report_texts(stack, [signal["report_id"] for signal in tap.top])
-    print_summary(summary, counts, retried=len(retried), out=out)
-    print_top_signals(tap.top, texts, out=out)
+        print_summary(summary, counts, retried=len(retried), out=out)
+        print_top_signals(tap.top, texts, out=out)
+        act_as_strategist(stack, api_url, plan, reports, options.digest_dir, out=out)
     return summary
+
+
+def act_as_strategist(
+    stack: LocalStack,
+    api_url: str,
+    plan: ReplayPlan,
+    reports: list[dict[str, Any]],
+    digest_dir: Path,
+    *,
+    out: TextIO,
+) -> None:
+    """What a strategist does next, through the strategist API with a token of the local issuer:
+    confirm the emerging theme as fraud, record the intervention the replay played in, read its
+    measured effect, and have the digest written with both."""
+    http = requests.Session()
+    token = stack.issue_token("demo-strategist", claims=strategist_claims("strategist"))
+    http.headers["Authorization"] = f"Bearer {token}"
+    print("\nstrategist (through the API, as demo-strategist)", file=out)
+    emerging = _api(http.get(f"{api_url}/v1/themes", params={"emerging": "true"}, timeout=60))["themes"]
+    if emerging:
+        theme = emerging[0]
+        verdict = {
+            "verdict": "fraud",
+            "note": "Confirmed with the payments team: cards used without consent.",
+        }
+        _api(http.post(f"{api_url}/v1/themes/{theme['theme_id']}/verdict", json=verdict, timeout=60))
+        print(f'  verdict       fraud on {theme["theme_id"]} "{theme["label"]}" (emerging)', file=out)
+    if plan.intervention is not None:
+        simulated = plan.intervention
+        theme_id = _theme_holding(stack, reports, simulated)
+        request = {
+            "theme_id": theme_id,
+            "business": simulated.business,
+            "action_type": "verify",
+            "action": "Step-up verification (3-D Secure) on card-not-present payments",
+            "start": simulated.start(plan.end).isoformat(),
+        }
+        created = _api(http.post(f"{api_url}/v1/interventions", json=request, timeout=60))
+        effect = _api(http.get(f"{api_url}/v1/interventions/{created['intervention_id']}/effect", timeout=60))
+        print(
+            f"  intervention  {created['intervention_id']} on {theme_id} in {simulated.business} from "
+            f"{simulated.start(plan.end).date()}: {request['action']}",
+            file=out,
+        )
+        print(
+            f"                (the replay removed {simulated.reduction:.0%} of those reports from then on)",
+            file=out,
+        )
+        print(
+            f"  effect        {effect['summary'] if effect['status'] == 'ok' else effect['reason']}", file=out
+        )
+    _api(http.post(f"{api_url}/v1/digests", timeout=120))
+    digest_dir.mkdir(parents=True, exist_ok=True)
+    for accept, name in (
+        ("text/html", "digest.html"),
+        ("application/json", "digest.json"),
+        ("text/markdown", "digest.md"),
+    ):
+        response = http.get(f"{api_url}/v1/digests/latest", headers={"Accept": accept}, timeout=60)
+        response.raise_for_status()
+        (digest_dir / name).write_text(response.text, encoding="utf-8")
+    page = (digest_dir / "digest.html").resolve()
+    print(f"\ndigest written: {page}\n  open {page.as_uri()}", file=out)
+
+
+def _theme_holding(stack: LocalStack, reports: list[dict[str, Any]], simulated: SimulatedIntervention) -> str:
+    """The theme that holds most of the simulated intervention's reports (its label, its business)."""
+    wanted = {
+        r["report_id"]
+        for r in reports
+        if r.get("category") == simulated.label and r["business"] == simulated.business
+    }
+    members = ThemeSnapshotStore(
+        stack.client("s3"), stack.physical_id("ArtifactsBucket"), dimension=MINILM_DIMENSION
+    ).current_members()
+    return max(members, key=lambda theme_id: len(wanted.intersection(members[theme_id])))
+
+
+def _api(response: requests.Response) -> Any:
+    if response.status_code >= 400:
+        raise RuntimeError(
+            f"{response.request.method} {response.url}: {response.status_code} {response.text}"
+        )
+    return response.json()
 
 
 def drain_alerts(stack: LocalStack) -> list[ThemeAlert]:

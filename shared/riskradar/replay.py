@@ -111,6 +111,24 @@ def extract_amount(text: str) -> dict[str, str] | None:
 
 
 @dataclass(frozen=True)
+class SimulatedIntervention:
+    """An intervention that worked, played into the replay: from `days_before_end` days before the
+    replay's end (at UTC midnight), `reduction` of the reports of `label` in `business` are never
+    filed. The label's reports go mostly (`home_share`) to that business, as a payment scam's
+    reports come mostly from payments."""
+
+    label: str
+    business: str
+    days_before_end: int = 8
+    reduction: float = 0.6
+    home_share: float = 0.8
+
+    def start(self, end: datetime) -> datetime:
+        day = (end - timedelta(days=self.days_before_end)).date()
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
 class ReplayPlan:
     """How source rows become reports."""
 
@@ -124,6 +142,7 @@ class ReplayPlan:
     #: rising rate): a new theme emerging against steady background traffic.
     emerging_label: str | None = None
     emerging_days: float = 2.0
+    intervention: SimulatedIntervention | None = None
 
 
 def synthesize_reports(rows: Sequence[SourceRow], plan: ReplayPlan) -> list[dict[str, Any]]:
@@ -141,9 +160,19 @@ def synthesize_reports(rows: Sequence[SourceRow], plan: ReplayPlan) -> list[dict
             offset = rng.randrange(span_seconds)
         timed.append((min(offset, span_seconds - 1), row))
     timed.sort(key=lambda pair: pair[0])
+    intervention = plan.intervention
     reports = []
     for number, (offset, row) in enumerate(timed):
         business = _weighted(rng, BUSINESS_WEIGHTS)
+        created_at = start + timedelta(seconds=offset)
+        prevented = False
+        if intervention is not None and row.label == intervention.label:
+            if rng.random() < intervention.home_share:
+                business = intervention.business
+            removed = rng.random() < intervention.reduction
+            prevented = (
+                removed and business == intervention.business and created_at >= intervention.start(plan.end)
+            )
         report: dict[str, Any] = {
             "report_id": f"{plan.id_prefix}-{number:06d}",
             "business": business,
@@ -153,7 +182,7 @@ def synthesize_reports(rows: Sequence[SourceRow], plan: ReplayPlan) -> list[dict
             },
             "text": row.text,
             "locale": "en-GB",
-            "created_at": (start + timedelta(seconds=offset)).isoformat().replace("+00:00", "Z"),
+            "created_at": created_at.isoformat().replace("+00:00", "Z"),
         }
         if rng.random() < SUBJECT_SHARE:
             # A few subjects draw many reports (as bad actors do): low ranks are picked far more
@@ -165,7 +194,10 @@ def synthesize_reports(rows: Sequence[SourceRow], plan: ReplayPlan) -> list[dict
             report["category"] = row.label
         if amount := extract_amount(row.text):
             report["amount"] = amount
-        reports.append(report)
+        # Decided only now: every report draws the same random numbers whether it is filed or not,
+        # so a simulated intervention changes nothing but the reports it prevents.
+        if not prevented:
+            reports.append(report)
     return reports
 
 

@@ -337,7 +337,8 @@ def test_the_token_command_mints_a_token_the_running_stack_accepts(
     assert response.status_code == 200
     claims = response.json()["authorizer"]["jwt"]["claims"]
     assert (claims["sub"], claims["aud"]) == ("alice", "probe-client")
-    assert (claims["custom:role"], claims["custom:businesses"]) == ("strategist", "shop live")
+    # The claim names are the template's JwtRolesClaim / JwtBusinessesClaim defaults.
+    assert (claims["roles"], claims["businesses"]) == ("strategist", "shop live")
 
 
 def test_the_token_command_explains_when_no_stack_is_serving(

@@ -215,18 +215,15 @@ def test_the_local_issuer_parameter_cannot_also_be_given_a_value() -> None:
         )
 
 
-def test_riskradar_runs_locally_as_the_issuer_of_its_jwt_issuer_parameter_once_the_template_has_one(
-    tmp_path: Path,
-) -> None:
-    with_issuer = tmp_path / "template.yaml"
-    with_issuer.write_text(
+def test_riskradar_runs_locally_as_the_issuer_of_its_jwt_issuer_parameter(tmp_path: Path) -> None:
+    # riskradar's template declares JwtIssuer: locally, the local stack is that issuer.
+    assert local_stack_options(TEMPLATE)["jwt_issuer_parameters"] == [JWT_ISSUER_PARAMETER]
+    # A template without such a parameter gets no issuer override.
+    without = tmp_path / "template.yaml"
+    without.write_text(
         TEMPLATE.read_text(encoding="utf-8").replace(
-            "Parameters:\n",
-            f"Parameters:\n  {JWT_ISSUER_PARAMETER}:\n    Type: String\n    Default: https://idp.example/\n",
-            1,
+            f"  {JWT_ISSUER_PARAMETER}:\n", "  SomeOtherIssuer:\n", 1
         ),
         encoding="utf-8",
     )
-
-    assert local_stack_options(TEMPLATE)["jwt_issuer_parameters"] == []
-    assert local_stack_options(with_issuer)["jwt_issuer_parameters"] == [JWT_ISSUER_PARAMETER]
+    assert local_stack_options(without)["jwt_issuer_parameters"] == []
