@@ -160,7 +160,10 @@ def test_batch_reusing_an_id_for_other_content_is_409_with_the_error_object(inta
             "index": 0,
             "status": "conflict",
             "report_id": "evt-conflict-1",
-            "errors": [{"field": "report_id", "reason": "was already used for a different report"}],
+            # Named like a validation error of a batch item, so clients read every error one way.
+            "errors": [
+                {"field": "reports[0].report_id", "reason": "was already used for a different report"}
+            ],
         }
     ]
     assert len(intake.drain()) == 1
@@ -184,7 +187,18 @@ def test_batch_during_a_queue_outage_is_503_with_retry_after(intake: Intake) -> 
     assert response["headers"]["Retry-After"] == "1"
     body = json.loads(response["body"])
     assert body["error"]["code"] == "unavailable"
-    assert [item["status"] for item in body["items"]] == ["failed"]
+    assert body["items"] == [
+        {
+            "index": 0,
+            "status": "failed",
+            "errors": [
+                {
+                    "field": "reports[0]",
+                    "reason": "could not be accepted right now; nothing was kept, retry it",
+                }
+            ],
+        }
+    ]
     assert intake.invoke(event)[1]["accepted"] == 1
 
 
