@@ -262,23 +262,24 @@ def test_valid_but_nasty_reports_are_stored_as_redacted_text(
         found = (
             [] if response.status_code == 202 else [f"status {response.status_code}: {response.text[:300]}"]
         )
-        ids = accepted_report_ids(response)
-        if len(ids) != len(reports):
-            found.append(f"{len(ids)} of {len(reports)} reports accepted: {response.text[:300]}")
+        accepted = accepted_report_ids(response)
+        if len(accepted) != len(reports):
+            found.append(f"{len(accepted)} of {len(reports)} reports accepted: {response.text[:300]}")
         for report in reports:
             if len(report["text"].strip()) >= MIN_ECHO_PROBE and report["text"].strip()[:64] in response.text:
                 found.append("the answer echoes the report text")
-        # Batch items are answered in order, so the accepted ids line up with the reports.
-        items = response.json().get("items") if "items" in response.json() else None
-        report_ids = [str(i["report_id"]) for i in items] if items else ids
-        sent.update({rid: (case, report) for rid, report in zip(report_ids, reports, strict=False)})
+        if not found:  # all accepted; batch items are answered in order, so ids line up with reports
+            answer = response.json()
+            report_ids = [str(item["report_id"]) for item in answer.get("items", [answer])]
+            sent.update({rid: (case, report) for rid, report in zip(report_ids, reports, strict=True)})
         problems += [f"{case.id}: {problem}" for problem in found]
 
     stack.run_until_idle(timeout_s=300)
 
-    signals = {
-        s["report_id"]: s for queue in SIGNAL_QUEUES for s in drain(stack, queue) if s["report_id"] in sent
-    }
+    all_signals = [s for queue in SIGNAL_QUEUES for s in drain(stack, queue) if s["report_id"] in sent]
+    signals = {signal["report_id"]: signal for signal in all_signals}
+    repeated = Counter(signal["report_id"] for signal in all_signals) - Counter(signals)
+    problems += [f"{sent[rid][0].id}: {n + 1} signals for {rid}" for rid, n in repeated.items()]
     dead = [m for m in drain(stack, "IntakeDeadLetterQueue") if m.get("report_id") in sent]
     schema = Draft202012Validator(
         json.loads((ROOT / "schemas" / "signal.v1.json").read_text(encoding="utf-8"))

@@ -739,14 +739,14 @@ def control_characters() -> list[Case]:
                 expect=refused(422, "validation_error", fields=fields),
             )
         )
-        batch = '{"reports": [' + json.dumps(COMPANIONS[0]) + ", " + body + "]}"
+        batch_text = '{"reports": [' + json.dumps(COMPANIONS[0]) + ", " + body + "]}"
         out.append(
             case(
                 "invalid_unicode",
                 slug,
                 f"text with a {slug.replace('-', ' ')} escape, in a batch",
                 path=BATCH,
-                body={"text": batch},
+                body={"text": batch_text},
                 expect={
                     "status": 202,
                     "items": [
@@ -790,14 +790,14 @@ def amounts_and_currencies() -> list[Case]:
                     expect=refused(422, "validation_error", fields=["amount.value"]),
                 )
             )
-            batch = '{"reports": [' + body_text + ", " + json.dumps(COMPANIONS[1]) + "]}"
+            batch_text = '{"reports": [' + body_text + ", " + json.dumps(COMPANIONS[1]) + "]}"
             out.append(
                 case(
                     "bad_amount",
                     slug,
                     f"amount.value: {description}, in a batch",
                     path=BATCH,
-                    body={"text": batch},
+                    body={"text": batch_text},
                     expect={
                         "status": 202,
                         "items": [
