@@ -278,7 +278,7 @@ def test_valid_but_nasty_reports_are_stored_as_redacted_text(
 
     all_signals = [s for queue in SIGNAL_QUEUES for s in drain(stack, queue) if s["report_id"] in sent]
     signals = {signal["report_id"]: signal for signal in all_signals}
-    repeated = Counter(signal["report_id"] for signal in all_signals) - Counter(signals)
+    repeated = Counter(signal["report_id"] for signal in all_signals) - Counter(signals.keys())
     problems += [f"{sent[rid][0].id}: {n + 1} signals for {rid}" for rid, n in repeated.items()]
     dead = [m for m in drain(stack, "IntakeDeadLetterQueue") if m.get("report_id") in sent]
     schema = Draft202012Validator(
