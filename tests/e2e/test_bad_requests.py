@@ -247,6 +247,7 @@ def accepted_report_ids(response: requests.Response) -> list[str]:
 # --------------------------------------------------------------------------- valid but nasty
 
 
+@pytest.mark.slow  # triage runs: the embedding model is loaded
 def test_valid_but_nasty_reports_are_stored_as_redacted_text(
     stack: LocalStack, api_url: str, session: requests.Session, capsys: pytest.CaptureFixture[str]
 ) -> None:
