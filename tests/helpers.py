@@ -42,6 +42,15 @@ def drain(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:
         )
 
 
+def stored_report(stack: LocalStack, report_id: str) -> dict[str, Any] | None:
+    """The reports-table record triage wrote for `report_id`, or None."""
+    table = stack.session.resource("dynamodb", endpoint_url=stack.endpoint_url).Table(
+        stack.physical_id("ReportsTable")
+    )
+    item: dict[str, Any] | None = table.get_item(Key={"report_id": report_id}).get("Item")
+    return item
+
+
 @dataclass
 class MockedFunction:
     """A handler module imported with its template environment, over resources in `mock_aws`."""

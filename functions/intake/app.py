@@ -83,13 +83,33 @@ def post_report_batch() -> Response[dict[str, Any]]:
     outcomes = intake_service().submit_batch(batch_items(request_json(), policy))
     record_metrics(outcomes)
     counts = tally(outcomes)
-    body = {
+    body: dict[str, Any] = {
         "accepted": counts[ItemStatus.ACCEPTED],
         "duplicates": counts[ItemStatus.DUPLICATE],
         "rejected": len(outcomes) - counts[ItemStatus.ACCEPTED] - counts[ItemStatus.DUPLICATE],
         "items": [outcome.as_dict() for outcome in outcomes],
     }
-    return json_response(batch_status(outcomes), body)
+    status = batch_status(outcomes)
+    if status == HTTPStatus.ACCEPTED:
+        return json_response(status, body)
+    # Nothing was taken: answer with the `error` object every other 4xx/5xx carries, so a client
+    # handles a refused batch the way it handles a refused report; the per-item list stays.
+    code, message = _BATCH_REFUSALS[status]
+    error: dict[str, Any] = {"code": code, "message": message}
+    if status == HTTPStatus.UNPROCESSABLE_ENTITY:
+        error["details"] = [detail.as_dict() for outcome in outcomes for detail in outcome.errors]
+    retry = status == HTTPStatus.SERVICE_UNAVAILABLE or counts[ItemStatus.IN_PROGRESS] > 0
+    return json_response(status, {"error": error, **body}, {"Retry-After": "1"} if retry else None)
+
+
+_BATCH_REFUSALS = {
+    HTTPStatus.UNPROCESSABLE_ENTITY: ("validation_error", "no report in the batch is valid"),
+    HTTPStatus.CONFLICT: ("conflict", "no report in the batch was accepted; see items"),
+    HTTPStatus.SERVICE_UNAVAILABLE: (
+        "unavailable",
+        "the service is temporarily unavailable; nothing was kept, retry",
+    ),
+}
 
 
 def batch_status(outcomes: list[ItemOutcome]) -> HTTPStatus:

@@ -8,15 +8,17 @@ ignored field is a report a strategist never sees.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -34,6 +36,13 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 #: Upper bound for a money amount: far above any real order, low enough to catch unit mix-ups
 #: (cents sent as units) and overflow probes.
 MAX_AMOUNT = Decimal("1000000000")
+#: Amounts keep at most this many decimal places (more are rounded half-even). ISO 4217 minor units
+#: go to 4 (CLF, UYW); six also absorbs clients' binary-float noise (0.1 + 0.2 = 0.30000000000000004).
+#: With MAX_AMOUNT that bounds every amount to a plain decimal of at most 16 digits, which is what
+#: DynamoDB can store (38 digits, nothing as small as 1E-200) and what the signal schema's
+#: decimal-string pattern accepts (no exponent).
+MONEY_DECIMAL_PLACES = 6
+_MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
 
 # Newlines and tabs are ordinary in free text; every other control character is refused.
 _ALLOWED_CONTROL_CHARS = frozenset("\n\r\t")
@@ -48,6 +57,46 @@ def _check_printable(value: str) -> str:
 
 
 _PRINTABLE = AfterValidator(_check_printable)
+
+# Characters that show nothing on their own: spaces and separators (Z*), controls (Cc) and format
+# characters (Cf: zero-width space and joiners, word joiner, BOM, bidi marks). Trimming removes only
+# Unicode white space, so "\u200b\u200b" would otherwise pass as a non-empty text.
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+
+
+def _check_visible(value: str) -> str:
+    if all(unicodedata.category(char) in _INVISIBLE_CATEGORIES for char in value):
+        raise ValueError("must contain visible text, not only spaces or invisible characters")
+    return value
+
+
+def _plain_money(value: Decimal) -> Decimal:
+    """The amount as a plain decimal with at most MONEY_DECIMAL_PLACES places, as the reporter wrote
+    it otherwise: `1500.00` stays `1500.00`, `1E+3` becomes `1000`, `0.30000000000000004` becomes
+    `0.3`, `1E-200` becomes `0`, `-0.0` becomes `0.0`."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int):  # NaN and infinities are refused before this runs
+        raise ValueError("must be a finite number")
+    if exponent > 0:
+        value = value.quantize(Decimal(1))
+    elif exponent < -MONEY_DECIMAL_PLACES:
+        value = value.quantize(_MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+        # normalize() drops the zeros rounding left behind, but would write an integer as 1E+3.
+        value = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return value.copy_abs()  # only -0 can be negative here: the value is >= 0
+
+
+_ISO_DATETIME_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _iso_8601_text(value: Any) -> Any:
+    """Refuse what pydantic would otherwise read as a Unix time (`0`, `1700000000`, `"1700000000"`):
+    the contract is an ISO 8601 date and time, and a number there is a client bug, not 1970."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATETIME_START.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date and time with a time zone, e.g. 2024-05-01T12:00:00Z")
+
+
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256), _PRINTABLE
 ]
@@ -84,7 +133,7 @@ class Subject(_Strict):
 
 
 class Amount(_Strict):
-    value: Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+    value: Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), AfterValidator(_plain_money)]
     currency: str
 
     @field_validator("currency")
@@ -110,13 +159,16 @@ class ReportIn(_Strict):
         None
     )
     text: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX_CHARS), _PRINTABLE
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX_CHARS),
+        _PRINTABLE,
+        AfterValidator(_check_visible),
     ]
     amount: Amount | None = None
     locale: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{1,8}){0,4}$")] | None
     ) = None
-    created_at: datetime = Field(default_factory=_utc_now)
+    created_at: Annotated[datetime, BeforeValidator(_iso_8601_text)] = Field(default_factory=_utc_now)
 
     @field_validator("business")
     @classmethod
@@ -134,7 +186,10 @@ class ReportIn(_Strict):
         now = _context_value(info, "now") or _utc_now()
         if value - now > MAX_CLOCK_SKEW:
             raise ValueError("must not be more than 5 minutes in the future")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+14:00 is a valid datetime, but not in UTC
+            raise ValueError("is out of range") from None
 
 
 def _context_value(info: ValidationInfo, key: str) -> Any:

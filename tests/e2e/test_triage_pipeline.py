@@ -17,7 +17,7 @@ import requests
 from riskradar.adapters.s3 import EmbeddingShardStore, ThemeSnapshotStore
 from riskradar.local import LocalStack
 from riskradar.themes import ThemeInfo, ThemeSnapshot, normalize_rows
-from tests.helpers import drain
+from tests.helpers import drain, stored_report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -65,14 +65,6 @@ def post_batch(api_url: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 def signals_by_queue(stack: LocalStack) -> dict[str, list[dict[str, Any]]]:
     return {queue: drain(stack, queue) for queue in SIGNAL_QUEUES}
-
-
-def stored_report(stack: LocalStack, report_id: str) -> dict[str, Any] | None:
-    table = stack.session.resource("dynamodb", endpoint_url=stack.endpoint_url).Table(
-        stack.physical_id("ReportsTable")
-    )
-    item: dict[str, Any] | None = table.get_item(Key={"report_id": report_id}).get("Item")
-    return item
 
 
 @pytest.mark.usefixtures("quiet_queues")

@@ -131,6 +131,77 @@ def test_queue_outage_is_503_and_leaves_nothing_half_written(intake: Intake) -> 
     assert [q["report_id"] for q in intake.drain()] == ["evt-outage-1"]
 
 
+def test_batch_with_no_valid_report_is_422_with_the_error_object(intake: Intake) -> None:
+    bad = {**_sample_report(), "report_id": "evt-bad-1", "text": " ", "business": "casino"}
+    event = with_body(load_event("intake_post_report_batch.json"), {"reports": [bad, "not a report"]})
+    status, body = intake.invoke(event)
+    assert status == 422
+    assert body["error"]["code"] == "validation_error"
+    assert {d["field"] for d in body["error"]["details"]} == {
+        "reports[0].text",
+        "reports[0].business",
+        "reports[1]",
+    }
+    assert [item["status"] for item in body["items"]] == ["rejected", "rejected"]
+    assert intake.drain() == []
+
+
+def test_batch_reusing_an_id_for_other_content_is_409_with_the_error_object(intake: Intake) -> None:
+    first = {**_sample_report(), "report_id": "evt-conflict-1"}
+    assert intake.invoke(with_body(load_event("intake_post_report.json"), first))[0] == 202
+    changed = {**first, "text": "A different report under the same id."}
+    status, body = intake.invoke(
+        with_body(load_event("intake_post_report_batch.json"), {"reports": [changed]})
+    )
+    assert status == 409
+    assert body["error"]["code"] == "conflict"
+    assert body["items"] == [
+        {
+            "index": 0,
+            "status": "conflict",
+            "report_id": "evt-conflict-1",
+            # Named like a validation error of a batch item, so clients read every error one way.
+            "errors": [
+                {"field": "reports[0].report_id", "reason": "was already used for a different report"}
+            ],
+        }
+    ]
+    assert len(intake.drain()) == 1
+
+
+def test_batch_during_a_queue_outage_is_503_with_retry_after(intake: Intake) -> None:
+    report = {**_sample_report(), "report_id": "evt-outage-batch-1"}
+    event = with_body(load_event("intake_post_report_batch.json"), {"reports": [report]})
+    sqs = boto3.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=intake.queue_url, AttributeNames=["All"])["Attributes"]
+    queue_name = intake.queue_url.rsplit("/", 1)[1]
+    sqs.delete_queue(QueueUrl=intake.queue_url)
+    try:
+        response = intake.function.invoke(event)
+    finally:
+        sqs.create_queue(
+            QueueName=queue_name,
+            Attributes={k: v for k, v in attributes.items() if k in ("VisibilityTimeout", "RedrivePolicy")},
+        )
+    assert response["statusCode"] == 503
+    assert response["headers"]["Retry-After"] == "1"
+    body = json.loads(response["body"])
+    assert body["error"]["code"] == "unavailable"
+    assert body["items"] == [
+        {
+            "index": 0,
+            "status": "failed",
+            "errors": [
+                {
+                    "field": "reports[0]",
+                    "reason": "could not be accepted right now; nothing was kept, retry it",
+                }
+            ],
+        }
+    ]
+    assert intake.invoke(event)[1]["accepted"] == 1
+
+
 def _sample_report() -> dict[str, Any]:
     report: dict[str, Any] = json.loads(load_event("intake_post_report.json")["body"])
     return report

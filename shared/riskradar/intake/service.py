@@ -86,7 +86,10 @@ class IntakeService:
                 outcomes.append(ItemOutcome(index, ItemStatus.REJECTED, errors=invalid.errors))
             except Exception:  # a dependency failed for this item; the others still get their chance
                 logger.exception("report could not be enqueued", extra={"batch_index": index})
-                outcomes.append(ItemOutcome(index, ItemStatus.FAILED, errors=[_REASONS[ItemStatus.FAILED]]))
+                failed = _REASONS[ItemStatus.FAILED]
+                outcomes.append(
+                    ItemOutcome(index, ItemStatus.FAILED, errors=[_in_item(f"reports[{index}]", failed)])
+                )
         return outcomes
 
     def _submit(self, payload: Any, *, index: int, field_prefix: str) -> ItemOutcome:
@@ -100,9 +103,18 @@ class IntakeService:
             index,
             status,
             report_id=queued.report_id,
-            errors=[reason] if reason else [],
+            errors=[_in_item(field_prefix, reason)] if reason else [],
             redactions=queued.redactions if status is ItemStatus.ACCEPTED else {},
         )
+
+
+def _in_item(field_prefix: str, error: FieldError) -> FieldError:
+    """`error` named as validation errors are: `reports[3].report_id` for a batch item."""
+    if not field_prefix:
+        return error
+    if error.field == "(report)":
+        return FieldError(field_prefix, error.reason)
+    return FieldError(f"{field_prefix}.{error.field}", error.reason)
 
 
 def tally(outcomes: Sequence[ItemOutcome]) -> Counter[ItemStatus]:

@@ -7,10 +7,11 @@ value, because a rejected report may carry the very PII that redaction would hav
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
 from typing import Any
 
@@ -21,7 +22,14 @@ from riskradar.models import ReportIn
 #: SQS's message limit: a body larger than this could not travel as one message anyway.
 MAX_BODY_BYTES = 256 * 1024
 MAX_BATCH_SIZE = 100
+#: Field errors listed per report. 256 KB of unknown keys would otherwise be answered with ~1 MB of
+#: details (one per key): the answer to a bad request must not be several times its size.
+MAX_FIELD_ERRORS = 50
 _JSON_MEDIA_TYPES = ("application/json",)
+#: An unknown key is named in an error only when it looks like a field name; anything else (an
+#: e-mail address used as a key, 100 KB of text, control characters) is not echoed back.
+_SHOWABLE_FIELD_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]{0,63}")
+UNSHOWN_FIELD_NAME = "(unknown field)"
 
 
 @dataclass(frozen=True)
@@ -75,22 +83,24 @@ def decode_json_body(body: bytes, content_type: str | None, *, max_bytes: int = 
     try:
         # Decimal keeps amounts exact and turns 1e999 into a finite number the model can bound;
         # NaN / Infinity are not JSON, so they are refused here rather than stored.
-        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_non_json_constant)
+        return json.loads(
+            text, parse_float=_json_decimal, parse_int=_json_int, parse_constant=_refuse_non_json_constant
+        )
     except json.JSONDecodeError as error:
         raise RequestRejected(
             HTTPStatus.BAD_REQUEST,
             "malformed_json",
             f"request body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
         ) from None
-    except _NonJsonConstantError as error:
+    except (_NonJsonConstantError, _UnusableNumberError) as error:
         raise RequestRejected(HTTPStatus.BAD_REQUEST, "malformed_json", str(error)) from None
     except RecursionError:
         raise RequestRejected(
             HTTPStatus.BAD_REQUEST, "malformed_json", "request body is nested too deeply"
         ) from None
-    except ValueError as error:  # e.g. an integer literal beyond Python's digit limit
+    except ValueError:  # no other is known; never show its message, it could quote the input
         raise RequestRejected(
-            HTTPStatus.BAD_REQUEST, "malformed_json", f"request body is not usable JSON: {error}"
+            HTTPStatus.BAD_REQUEST, "malformed_json", "request body is not usable JSON"
         ) from None
 
 
@@ -98,8 +108,26 @@ class _NonJsonConstantError(ValueError):
     pass
 
 
+class _UnusableNumberError(ValueError):
+    pass
+
+
 def _refuse_non_json_constant(name: str) -> Any:
     raise _NonJsonConstantError(f"request body is not valid JSON: {name} is not a JSON value")
+
+
+def _json_decimal(literal: str) -> Decimal:
+    try:
+        return Decimal(literal)
+    except InvalidOperation:  # an exponent beyond what Decimal can hold, e.g. 1e999999999999999999
+        raise _UnusableNumberError("request body holds a number out of range") from None
+
+
+def _json_int(literal: str) -> int:
+    try:
+        return int(literal)
+    except ValueError:  # beyond Python's 4300-digit limit for int() on text
+        raise _UnusableNumberError("request body holds a number with too many digits") from None
 
 
 def _require_json_media_type(content_type: str | None) -> None:
@@ -152,7 +180,7 @@ def batch_items(payload: Any, policy: IntakePolicy) -> list[Any]:
         raise _envelope_error("(body)", "must be a JSON object with a 'reports' array")
     unknown = sorted(set(payload) - {"reports"})
     if unknown:
-        raise _envelope_error(unknown[0], "unknown field; a batch body has only 'reports'")
+        raise _envelope_error(_shown_name(unknown[0]), "unknown field; a batch body has only 'reports'")
     items = payload.get("reports")
     if not isinstance(items, list):
         raise _envelope_error("reports", "is required and must be an array of reports")
@@ -179,10 +207,13 @@ _FRIENDLY_REASONS = {
 
 
 def field_errors(error: ValidationError, *, prefix: str = "") -> list[FieldError]:
-    return [
-        FieldError(_field_path(prefix, detail["loc"]), _reason(detail))
-        for detail in error.errors(include_url=False, include_input=False)
-    ]
+    details = error.errors(include_url=False, include_input=False)
+    errors = [FieldError(_field_path(prefix, detail["loc"]), _reason(detail)) for detail in details]
+    if len(errors) > MAX_FIELD_ERRORS:
+        hidden = len(errors) - (MAX_FIELD_ERRORS - 1)
+        errors = errors[: MAX_FIELD_ERRORS - 1]
+        errors.append(FieldError(prefix or "(body)", f"{hidden} more errors are not listed"))
+    return errors
 
 
 def _reason(detail: Any) -> str:
@@ -199,5 +230,11 @@ def _field_path(prefix: str, loc: Sequence[int | str]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path = f"{path}.{part}" if path else part
+            name = _shown_name(part)
+            path = f"{path}.{name}" if path else name
     return path or "(body)"
+
+
+def _shown_name(key: str) -> str:
+    """A client's key as it may appear in an error: itself if it looks like a field name."""
+    return key if _SHOWABLE_FIELD_NAME.fullmatch(key) else UNSHOWN_FIELD_NAME
