@@ -37,8 +37,12 @@ from riskradar.replay import (
 
 DATASET = PROJECT_ROOT / "data" / "banking77" / "train.csv"
 SIGNAL_LEVELS = ("critical", "high", "normal")
-#: A payment scam that a verification step cut by 60 % from eight days before the replay's end.
-DEMO_INTERVENTION = SimulatedIntervention(label="card_payment_not_recognised", business="payments")
+#: A payment scam that a verification step cut by 70 % from ten days before the replay's end: with
+#: Banking77's ~170 reports of the intent, ten days after the start are enough to measure it (the
+#: theme holding the intent also holds neighbouring intents, which dilutes the effect a little).
+DEMO_INTERVENTION = SimulatedIntervention(
+    label="card_payment_not_recognised", business="payments", days_before_end=10, reduction=0.7
+)
 
 
 @dataclass(frozen=True)

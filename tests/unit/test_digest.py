@@ -343,6 +343,25 @@ def test_a_large_snapshot_is_capped_and_the_rest_summarised_in_the_same_order() 
     assert page.count("<tr data-theme=") == 135
 
 
+def test_a_theme_with_an_open_intervention_keeps_its_card_whatever_its_rank() -> None:
+    themes = [theme(f"thm-{i:03d}") for i in range(40)]
+    reports = [r for i in range(40) for r in many(f"thm-{i:03d}", 40 - i)]  # thm-039 ranks last
+    digest = build(
+        snapshot(*themes),
+        stats_of(reports, [t.theme_id for t in themes]),
+        limits=DigestLimits(max_cards=5, max_emerging_cards=2),
+        interventions=[
+            (intervention("i-active", "thm-039", NOW - timedelta(days=2)), None),
+            (intervention("i-over", "thm-038", NOW - timedelta(days=4), NOW - timedelta(days=1)), None),
+        ],
+    )
+    cards = [card.theme_id for card in digest.themes]
+    assert cards[:5] == [f"thm-{i:03d}" for i in range(5)]
+    assert cards[5:] == ["thm-039"]
+    assert "thm-038" in [row.theme_id for row in digest.other_themes]
+    assert [i.intervention_id for i in digest.themes[5].interventions] == ["i-active"]
+
+
 def test_each_theme_carries_its_cells_and_they_add_up_to_its_daily_counts() -> None:
     inputs = sample_inputs(extra_themes=3)
     digest = build_digest(

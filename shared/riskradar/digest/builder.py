@@ -4,8 +4,9 @@ Order: emerging themes first, most surprising first (a benign verdict sends an e
 the end of that group: a strategist has already looked at it); then every other theme by
 priority (riskradar.digest.priority). The first `DigestLimits.max_cards` themes are full cards
 (at most `max_emerging_cards` of them emerging, so a burst of new themes cannot push every judged
-theme off the page); the rest are summary rows, in the same order, so a page with 150 themes stays
-short and fast and nothing is hidden.
+theme off the page), and so is every theme with an active or scheduled intervention, whatever its
+rank; the rest are summary rows, in the same order, so a page with 150 themes stays short and fast
+and nothing is hidden.
 
 Curation (the strategist's record) wins over what the snapshot carries when it is newer than the
 snapshot — a verdict given after the recluster run — or when the snapshot carries none (a run that
@@ -144,6 +145,15 @@ def build_digest(
     emerging_cards = min(len(emerging), limits.max_emerging_cards, limits.max_cards)
     full = emerging[:emerging_cards] + others[: max(0, limits.max_cards - emerging_cards)]
     summarised = emerging[emerging_cards:] + others[max(0, limits.max_cards - emerging_cards) :]
+    # A theme a strategist is acting on keeps its card whatever its rank: how the intervention is
+    # doing is what they come back for.
+    acted_on = {
+        theme_id
+        for theme_id, views in placed.items()
+        if theme_id is not None and any(view.status != "ended" for view in views)
+    }
+    full += [item for item in summarised if item.theme.theme_id in acted_on]
+    summarised = [item for item in summarised if item.theme.theme_id not in acted_on]
 
     new_themes = tuple(
         ThemeRef(theme_id=item.theme.theme_id, label=item.curated.label) for item in ranked if item.is_new
