@@ -267,10 +267,8 @@ class OnlineState:
         try:
             detector = NoveltyDetector.from_state(dict(document["detector"]))
         except (KeyError, TypeError, ValueError) as error:
-            fresh = NoveltyDetector(config)
-            return cls(
-                fresh, feed, memory, provisional
-            ), f"detector started afresh, its state is unreadable: {error}"
+            reason = f"detector started afresh, its state is unreadable: {error}"
+            return cls(NoveltyDetector(config), feed, memory, provisional), reason
         return cls(detector, feed, memory, provisional), None
 
 
@@ -317,23 +315,24 @@ class DetectionBatch:
             self._skipped += 1
             return NoticeOutcome.ALREADY_OBSERVED
         if self.state.feed == "pool" and notice.novelty_pool_reports == 0:
-            memory.add(notice.shard_key, [])
-            self._dirty = True
+            # Nothing to remember either: a redelivery of it is skipped the same way, unread.
             return NoticeOutcome.NOTHING_TO_OBSERVE
         shard = self.service.shards.read(notice.shard_key)
         self._shards[notice.shard_key] = shard
         rows: list[int] = []
         fingerprints: list[int] = []
+        in_this_shard: set[int] = set()
         repeated = 0
         for row, report_id in enumerate(shard.report_ids):
             if self.state.feed == "pool" and shard.theme_ids[row]:
                 continue
             fingerprint = report_fingerprint(report_id)
-            if memory.seen(fingerprint) or fingerprint in fingerprints:
+            if memory.seen(fingerprint) or fingerprint in in_this_shard:
                 repeated += 1
                 continue
             rows.append(row)
             fingerprints.append(fingerprint)
+            in_this_shard.add(fingerprint)
         try:
             alerts = self.state.detector.observe(
                 shard.vectors[rows],

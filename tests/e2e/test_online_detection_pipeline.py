@@ -66,11 +66,14 @@ def background_texts() -> list[str]:
 
 
 class Reporter:
-    """Posts reports with increasing creation times, as they would be filed."""
+    """Posts reports with increasing creation times, as they would be filed.
+
+    They are dated before the recluster window (30 days): the stack is shared by the session, and
+    the recluster test clusters the window it finds. The detector minds only their order."""
 
     def __init__(self, api_url: str) -> None:
         self.api_url = api_url
-        self.clock = datetime.now(UTC) - timedelta(hours=3)
+        self.clock = datetime.now(UTC) - timedelta(days=45)
 
     def post(self, texts: list[str]) -> list[str]:
         reports = []

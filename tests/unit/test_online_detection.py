@@ -380,6 +380,10 @@ def test_feed_pool_observes_only_the_novelty_pool_and_skips_shards_without_any()
     assert reader.reads == [mixed.shard_key]
     assert result.reports_observed == 4
     assert detector_position(store) == 4
-    # A redelivery of the unread shard is recognised too.
+    # A batch with nothing to observe writes nothing.
+    etag = store.etag
     with service.batch() as batch:
-        assert batch.observe(themed_only) is NoticeOutcome.ALREADY_OBSERVED
+        assert batch.observe(themed_only) is NoticeOutcome.NOTHING_TO_OBSERVE
+        assert not batch.commit().saved
+    assert store.etag == etag
+    assert reader.reads == [mixed.shard_key]
