@@ -51,11 +51,17 @@ from riskradar.theme_labels import class_tfidf_keywords, label_from_keywords, ne
 from riskradar.themes import Vectors
 
 __all__ = [
+    "PROVISIONAL_PREFIX",
+    "BatchResult",
+    "DetectionBatch",
     "Feed",
     "IncompatibleState",
     "NoticeOutcome",
+    "ObservedMemory",
     "OnlineDetectionService",
     "OnlineState",
+    "ProvisionalThemes",
+    "report_fingerprint",
 ]
 
 Feed = Literal["all", "pool"]

@@ -24,8 +24,10 @@ from riskradar.online_detection import (
     BatchResult,
     Feed,
     NoticeOutcome,
+    ObservedMemory,
     OnlineDetectionService,
     OnlineState,
+    report_fingerprint,
 )
 from tests.novelty_stream import NEW_TOPIC_TEXTS, Stream
 
@@ -387,3 +389,20 @@ def test_feed_pool_observes_only_the_novelty_pool_and_skips_shards_without_any()
         assert not batch.commit().saved
     assert store.etag == etag
     assert reader.reads == [mixed.shard_key]
+
+
+def test_the_memory_of_observed_reports_is_bounded_and_forgets_the_oldest_first() -> None:
+    memory = ObservedMemory(capacity_reports=1_000)
+    for shard in range(30):
+        memory.add(f"shard-{shard}", [report_fingerprint(f"r-{shard}-{i}") for i in range(100)])
+
+    document = memory.to_document()
+    assert sum(document["report_counts"]) == 1_000
+    assert document["shard_keys"] == [f"shard-{shard}" for shard in range(20, 30)]
+    assert memory.shard_of("r-19-5") is None
+    assert memory.shard_of("r-29-5") == "shard-29"
+    assert "shard-19" not in memory
+    assert "shard-20" in memory
+    restored = ObservedMemory.from_document(document, capacity_reports=1_000)
+    assert restored.to_document() == document
+    assert restored.shard_of("r-25-99") == "shard-25"
