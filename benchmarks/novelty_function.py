@@ -145,8 +145,7 @@ def main() -> None:
                 assert stored.document is not None
                 OnlineState.from_document(stored.document, feed=feed, remember_reports=20_000)
                 cold_s = time.perf_counter() - cold
-                since_checkpoint.sort()
-                p90 = since_checkpoint[int(0.9 * (len(since_checkpoint) - 1))]
+                p90 = float(np.quantile(since_checkpoint, 0.9))
                 print(
                     f"{done:>8,} {statistics.median(since_checkpoint):>15.2f} / {p90:>5.2f} / "
                     f"{max(since_checkpoint):>5.2f}      {size_mb:>9.2f} {cold_s:>12.2f}"

@@ -43,6 +43,7 @@ from typing import Any, Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships with scikit-learn
 
 from riskradar.adapters.s3 import EmbeddingShard, StoredState
 from riskradar.models import ShardNotice, ThemeAlert
@@ -76,6 +77,10 @@ REMEMBERED_PROVISIONAL_THEMES: Final = 200
 #: domain sit below this, see the unit tests).
 SAME_PROVISIONAL_THEME: Final = 0.8
 PROVISIONAL_PREFIX: Final = "new-"
+#: BLAS threads while a batch runs. The detector does one small product per report (its
+#: micro-clusters against the report); more threads only spin-wait on each other. On the shared
+#: 2-core reference machine one thread took 2.1 ms per report, two 25 ms (benchmarks/novelty_function.py).
+BLAS_THREADS: Final = 1
 
 _Fingerprints = npt.NDArray[np.uint64]
 
@@ -473,7 +478,8 @@ class OnlineDetectionService:
         commit (an exception) drops it, so that the next batch reads the saved one again."""
         batch = self._open()
         try:
-            yield batch
+            with threadpool_limits(limits=BLAS_THREADS):
+                yield batch
         finally:
             if batch.committed and batch.etag is not None:
                 self._warm = (batch.etag, batch.state)
