@@ -29,7 +29,7 @@ from riskradar.embedding import SentenceEmbedder, resolve_model_path
 from riskradar.models import QueuedReport
 from riskradar.observability import keep_sdk_wire_logs_quiet
 from riskradar.scoring import Priority, ScoringPolicy
-from riskradar.triage import SignalRouter, TriageService, TriageStatus
+from riskradar.triage import ShardAnnouncer, SignalRouter, TriageService, TriageStatus
 
 logger = Logger()
 keep_sdk_wire_logs_quiet()
@@ -59,6 +59,7 @@ service = TriageService(
             Priority.NORMAL: SqsQueue(_sqs, settings.signal_queue_normal_url),
         }
     ),
+    shard_notices=ShardAnnouncer(SqsQueue(_sqs, settings.novelty_queue_url)),
     scoring=ScoringPolicy.from_json(settings.scoring_config),
     subject_window=timedelta(days=settings.subject_window_days),
     clock=lambda: datetime.now(UTC),

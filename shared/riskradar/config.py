@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -61,6 +61,8 @@ class TriageSettings(_EnvModel):
     signal_queue_critical_url: str
     signal_queue_high_url: str
     signal_queue_normal_url: str
+    #: FIFO queue of the online novelty detector: one notice per embedding shard written.
+    novelty_queue_url: str
     #: Empty: the model folder of the pinned weights package (baked into the image by pip).
     embedding_model_path: str = ""
     #: Optional JSON with per-business scoring overrides (see riskradar.scoring).
@@ -87,3 +89,17 @@ class StrategistSettings(_EnvModel):
     businesses_claim: str = "businesses"
 
     _split_businesses = field_validator("allowed_businesses", mode="before")(_split_csv)
+
+
+class NoveltySettings(_EnvModel):
+    artifacts_bucket: str
+    alerts_queue_url: str
+    #: The detector's state: one JSON object in the artifacts bucket.
+    novelty_state_key: str = "novelty/state.json"
+    #: Which reports the detector observes: every triaged report ("all") or only those triage left
+    #: in the novelty pool ("pool").
+    novelty_feed: Literal["all", "pool"] = "all"
+    #: How many of the latest observed report ids are remembered: a report triaged twice (a retried
+    #: triage batch writes a second shard) is observed once if its first copy is still remembered,
+    #: and an alert's reports are found in their shards through it.
+    novelty_remember_reports: int = Field(default=20_000, ge=1_000, le=200_000)

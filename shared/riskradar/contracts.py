@@ -50,6 +50,12 @@ def _queued_report() -> type[BaseModel]:
     return QueuedReport
 
 
+def _shard_notice() -> type[BaseModel]:
+    from riskradar.models import ShardNotice
+
+    return ShardNotice
+
+
 def _signal() -> type[BaseModel]:
     from riskradar.models import Signal
 

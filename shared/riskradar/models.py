@@ -224,6 +224,24 @@ class QueuedReport(_Strict):
     redactions: dict[str, int] = Field(default_factory=dict)
 
 
+# --- Shard notice (triage → online novelty detection, FIFO queue), schema version 1 -----------------
+
+SHARD_NOTICE_SCHEMA_VERSION: Literal["1"] = "1"
+
+
+class ShardNotice(_Strict):
+    """An embedding shard triage has just written (one per batch and day): the online detector reads
+    it from S3. Small on purpose — the vectors stay in S3, the queue carries only the order."""
+
+    schema_version: Literal["1"] = SHARD_NOTICE_SCHEMA_VERSION
+    #: The shard's S3 key in the artifacts bucket (embeddings/dt=YYYY-MM-DD/<id>.npz).
+    shard_key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    #: Reports in the shard, and how many of them triage left in the novelty pool.
+    reports: int = Field(ge=0)
+    novelty_pool_reports: int = Field(ge=0)
+    written_at: datetime
+
+
 # --- Signal (triage → strategist queues), schema version 1 -------------------------------------------
 #
 # The committed JSON Schema of this contract is schemas/signal.v1.json (see schemas/README.md for the

@@ -9,10 +9,16 @@ after its signal was accepted by SQS, so a stored record always means "signal se
 window left open is a crash between the two, after which the redelivered report is signalled again
 (at least once; signals carry the report id so consumers can drop the repeat). Per-report
 Powertools Idempotency would close nothing more and cost two DynamoDB round trips per report.
+
+Each embedding shard written is announced on the online detector's FIFO queue before any signal
+leaves. If an announcement is not accepted, the batch fails as a whole (`ShardNoticeNotSent`) and
+SQS redelivers it: no report is signalled and recorded while the online detector never hears of it.
+The shards already written stay as duplicates, which their readers drop by report id.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +37,7 @@ from riskradar.adapters.dynamodb import (
 )
 from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
 from riskradar.adapters.sqs import SqsQueue
-from riskradar.models import QueuedReport, Signal
+from riskradar.models import QueuedReport, ShardNotice, Signal
 from riskradar.scoring import (
     Priority,
     PriorityScore,
@@ -46,6 +52,9 @@ from riskradar.themes import Assignment, ThemeSnapshot, Vectors, assign_to_theme
 NOVELTY_POOL = "novelty"
 #: A theme's velocity counts only once its current hour holds at least this many reports.
 MIN_REPORTS_FOR_VELOCITY = 5
+#: Every shard notice goes to one FIFO message group: the online detector sees the shards one batch
+#: at a time, in the order triage wrote them.
+SHARD_NOTICE_GROUP = "embedding-shards"
 
 
 class Embedder(Protocol):
@@ -99,6 +108,36 @@ class SignalRouter:
         return message_ids
 
 
+class ShardNoticeNotSent(RuntimeError):
+    """The online detector's queue did not accept every shard notice; the batch must be retried."""
+
+
+class ShardAnnouncer:
+    """Announces written embedding shards on the online detector's FIFO queue."""
+
+    def __init__(self, queue: SqsQueue) -> None:
+        self._queue = queue
+
+    def announce(self, notices: Sequence[ShardNotice]) -> None:
+        """Send every notice, in order; raise ShardNoticeNotSent unless SQS accepted all of them."""
+        if not notices:
+            return
+        sent = self._queue.send_batch(
+            [notice.model_dump_json() for notice in notices],
+            group_id=SHARD_NOTICE_GROUP,
+            # The same shard is the same message: a resend (an SDK retry after a lost response) is
+            # dropped by SQS within its 5-minute deduplication interval.
+            deduplication_ids=[hashlib.sha256(n.shard_key.encode()).hexdigest() for n in notices],
+        )
+        refused = [
+            notice.shard_key for notice, message_id in zip(notices, sent, strict=True) if not message_id
+        ]
+        if refused:
+            raise ShardNoticeNotSent(
+                f"the novelty queue refused {len(refused)} of {len(notices)} shard notices"
+            )
+
+
 @dataclass
 class TriageService:
     embedder: Embedder
@@ -108,6 +147,7 @@ class TriageService:
     shards: EmbeddingShardStore
     snapshots: ThemeSnapshotStore
     signals: SignalRouter
+    shard_notices: ShardAnnouncer
     scoring: ScoringPolicy
     subject_window: timedelta
     clock: Callable[[], datetime]
@@ -128,8 +168,9 @@ class TriageService:
         assignments = assign_to_themes(vectors, snapshot)
         distinct_reporters = self._distinct_reporters(todo)
         velocity = self._theme_velocity(todo, assignments, snapshot)
-        # Vectors are kept before any signal leaves: no report is signalled without its embedding.
-        self._write_shards(todo, vectors, assignments)
+        # Vectors are kept, and the online detector told, before any signal leaves: no report is
+        # signalled without its embedding, nor without the detector hearing of it.
+        self.shard_notices.announce(self._write_shards(todo, vectors, assignments))
 
         now = self.clock()
         signals = [
@@ -183,12 +224,14 @@ class TriageService:
 
     def _write_shards(
         self, reports: Sequence[QueuedReport], vectors: Vectors, assignments: Sequence[Assignment]
-    ) -> None:
+    ) -> list[ShardNotice]:
+        """One shard per day of the batch; a notice for each, in the order they were written."""
         rows_by_day: dict[Any, list[int]] = defaultdict(list)
         for row, report in enumerate(reports):
             rows_by_day[report.created_at.date()].append(row)
-        for day, rows in rows_by_day.items():
-            self.shards.write(
+        notices = []
+        for day, rows in sorted(rows_by_day.items()):
+            key = self.shards.write(
                 EmbeddingShard(
                     day=day,
                     report_ids=tuple(reports[row].report_id for row in rows),
@@ -201,6 +244,15 @@ class TriageService:
                     facts=self._facts([reports[row] for row in rows]),
                 )
             )
+            notices.append(
+                ShardNotice(
+                    shard_key=key,
+                    reports=len(rows),
+                    novelty_pool_reports=sum(1 for row in rows if assignments[row].theme_id is None),
+                    written_at=self.clock(),
+                )
+            )
+        return notices
 
     def _facts(self, reports: Sequence[QueuedReport]) -> ReportFacts:
         return ReportFacts(

@@ -1,4 +1,5 @@
-"""S3 adapters against moto: embedding shards (with and without report facts) and snapshot documents."""
+"""S3 adapters against moto: embedding shards (with and without report facts), snapshot documents and
+the conditional JSON state object."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
-from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
+from riskradar.adapters.s3 import (
+    EmbeddingShard,
+    EmbeddingShardStore,
+    JsonStateStore,
+    ReportFacts,
+    StateConflict,
+    ThemeSnapshotStore,
+)
 from riskradar.themes import ThemeInfo, ThemeSnapshot, normalize_rows
 
 BUCKET = "artifacts"
@@ -74,6 +82,7 @@ def test_report_facts_of_unequal_lengths_are_refused() -> None:
 def test_documents_are_published_with_the_snapshot_and_read_from_the_current_one(s3: Any) -> None:
     store = ThemeSnapshotStore(s3, BUCKET, dimension=4)
     assert store.current_document("stats") is None  # nothing published yet
+    assert store.current_version() == 0
 
     for version in (1, 2):
         snapshot = ThemeSnapshot(
@@ -85,6 +94,38 @@ def test_documents_are_published_with_the_snapshot_and_read_from_the_current_one
         store.publish(snapshot, documents={"stats": f'{{"v": {version}}}'.encode()})
 
     assert store.current_document("stats") == b'{"v": 2}'
+    assert store.current_version() == 2
     assert store.current_document("missing") is None
     with pytest.raises(ValueError, match="lower-case"):
         store.publish(snapshot, documents={"../escape": b"{}"})
+
+
+def test_the_state_object_is_written_only_over_the_version_it_was_read_at(s3: Any) -> None:
+    store = JsonStateStore(s3, BUCKET, "novelty/state.json")
+    assert store.load() is None
+
+    first = store.save({"n": 1}, replacing=None)
+    with pytest.raises(StateConflict):
+        store.save({"n": 1}, replacing=None)  # "there is none yet" no longer holds
+    second = store.save({"n": 2}, replacing=first)
+    with pytest.raises(StateConflict):
+        store.save({"n": 3}, replacing=first)  # someone else wrote `second` meanwhile
+
+    loaded = store.load()
+    assert loaded is not None
+    assert (loaded.etag, loaded.document) == (second, {"n": 2})
+
+
+def test_reading_the_state_one_already_holds_downloads_nothing(s3: Any) -> None:
+    store = JsonStateStore(s3, BUCKET, "novelty/state.json")
+    etag = store.save({"n": 1}, replacing=None)
+
+    unchanged = store.load(known_etag=etag)
+    assert unchanged is not None
+    assert (unchanged.etag, unchanged.document) == (etag, None)
+
+    store.save({"n": 2}, replacing=etag)
+    changed = store.load(known_etag=etag)
+    assert changed is not None
+    assert changed.document == {"n": 2}
+    assert changed.etag != etag

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -10,9 +11,12 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
 
 from riskradar.adapters.s3 import EmbeddingShardStore
+from riskradar.models import ShardNotice
 from riskradar.scoring import ScoringPolicy
+from riskradar.triage import SHARD_NOTICE_GROUP
 from tests.helpers import ROOT, MockedFunction, drain_url, mocked_function
 
 pytestmark = pytest.mark.slow
@@ -79,6 +83,38 @@ def test_sample_batch_is_triaged_and_only_the_poison_record_fails(triage: Mocked
     assert usd == pytest.approx(89.90 * eur)
 
 
+def shard_keys(function: MockedFunction) -> list[str]:
+    bucket = function.stack.physical_id("ArtifactsBucket")
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="embeddings/").get("Contents", [])
+    return sorted(o["Key"] for o in listed)
+
+
+def shard_notices(function: MockedFunction) -> list[tuple[ShardNotice, dict[str, str]]]:
+    """Every notice on NoveltyQueue, in order, with its FIFO attributes (received and deleted)."""
+    sqs = boto3.client("sqs")
+    url = function.stack.physical_id("NoveltyQueue")
+    found: list[tuple[ShardNotice, dict[str, str]]] = []
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    ).get("Messages"):
+        found += [(ShardNotice.model_validate_json(m["Body"]), m["Attributes"]) for m in messages]
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+def test_every_shard_written_is_announced_on_the_novelty_queue(triage: MockedFunction) -> None:
+    notices = shard_notices(triage)
+
+    assert sorted(notice.shard_key for notice, _ in notices) == shard_keys(triage)
+    for notice, attributes in notices:
+        assert attributes["MessageGroupId"] == SHARD_NOTICE_GROUP
+        assert attributes["MessageDeduplicationId"] == hashlib.sha256(notice.shard_key.encode()).hexdigest()
+    # No theme snapshot yet: every report of the sample batch but the poison one is in the pool.
+    assert sum(notice.reports for notice, _ in notices) == 3
+    assert sum(notice.novelty_pool_reports for notice, _ in notices) == 3
+
+
 def test_redelivered_batch_signals_nothing_twice(triage: MockedFunction) -> None:
     before = stored_ids(triage)
     signals(triage)
@@ -98,3 +134,52 @@ def test_a_batch_of_only_poison_fails_every_record(triage: MockedFunction) -> No
     event["Records"] = [event["Records"][-1]]
     with pytest.raises(BatchProcessingError):
         triage.invoke(event)
+
+
+def test_a_novelty_queue_that_refuses_the_notices_fails_the_batch_before_any_signal(
+    triage: MockedFunction,
+) -> None:
+    sqs = boto3.client("sqs")
+    novelty_url = triage.stack.physical_id("NoveltyQueue")
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=novelty_url, AttributeNames=["FifoQueue", "VisibilityTimeout"]
+    )
+    event = sample_event()
+    event["Records"] = event["Records"][:2]
+    for day, record in enumerate(event["Records"]):
+        body = json.loads(record["body"])
+        body["report_id"] = f"evt-09{day:02d}"
+        body["created_at"] = f"2026-11-2{day}T10:00:00Z"  # two days: two shards, two notices
+        record["body"] = json.dumps(body)
+    shards_before = shard_keys(triage)
+    stored_before = stored_ids(triage)
+    signals(triage)
+    shard_notices(triage)
+
+    sqs.delete_queue(QueueUrl=novelty_url)
+    try:
+        with pytest.raises(ClientError):
+            triage.invoke(event)
+    finally:
+        assert (
+            sqs.create_queue(QueueName=novelty_url.rsplit("/", 1)[-1], Attributes=attributes["Attributes"])[
+                "QueueUrl"
+            ]
+            == novelty_url
+        )
+
+    # Nothing left the batch: SQS redelivers it whole (its shards stay, unannounced duplicates).
+    assert signals(triage) == []
+    assert stored_ids(triage) == stored_before
+    orphans = set(shard_keys(triage)) - set(shards_before)
+    assert len(orphans) == 2
+
+    for record in event["Records"]:
+        record["attributes"]["ApproximateReceiveCount"] = "2"
+    assert triage.invoke(event) == {"batchItemFailures": []}
+
+    assert sorted(s["report_id"] for s in signals(triage)) == ["evt-0900", "evt-0901"]
+    announced = [notice.shard_key for notice, _ in shard_notices(triage)]
+    assert len(announced) == 2
+    assert not orphans & set(announced)
+    assert announced == sorted(announced, key=lambda key: key.split("/")[1])  # oldest day first

@@ -1,4 +1,5 @@
-"""S3 adapters: embedding shards (written by triage, read in bulk by recluster) and theme snapshots.
+"""S3 adapters: embedding shards (written by triage, read in bulk by recluster and one by one by the
+online detector), theme snapshots, and the online detector's state.
 
 Layout in the artifacts bucket:
 
@@ -8,6 +9,7 @@ Layout in the artifacts bucket:
     themes/v<version>/members.npz             ... each theme's member report ids in that run ...
     themes/v<version>/<name>.json             ... and documents published with it (stats.json)
     themes/current.json                       the pointer readers follow: {"version", "manifest_key"}
+    novelty/state.json                        the online novelty detector's state (one JSON object)
 
 A snapshot is published by writing its two objects first and the pointer last. Each S3 PUT is
 atomic, so a reader sees either the old snapshot or the whole new one, never half of it.
@@ -26,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
+from botocore.exceptions import ClientError
 
 from riskradar.themes import SnapshotManifest, ThemeSnapshot, Vectors
 
@@ -188,6 +191,16 @@ class ThemeSnapshotStore:
             self._cached = self._load(str(pointer["manifest_key"]))
         return self._cached
 
+    def current_version(self) -> int:
+        """The version of the published snapshot (0 before the first), from the pointer alone."""
+        try:
+            pointer = json.loads(
+                self._s3.get_object(Bucket=self._bucket, Key=SNAPSHOT_POINTER_KEY)["Body"].read()
+            )
+        except self._s3.exceptions.NoSuchKey:
+            return 0
+        return int(pointer["version"])
+
     def _load(self, manifest_key: str) -> ThemeSnapshot:
         manifest = self._manifest(manifest_key)
         raw = self._s3.get_object(Bucket=self._bucket, Key=manifest.centroids_key)["Body"].read()
@@ -265,6 +278,77 @@ class ThemeSnapshotStore:
         pointer = {"version": snapshot.version, "manifest_key": manifest_key}
         self._s3.put_object(Bucket=self._bucket, Key=SNAPSHOT_POINTER_KEY, Body=json.dumps(pointer).encode())
         return manifest
+
+
+class StateConflict(RuntimeError):
+    """The state object changed since it was read: another writer got there first."""
+
+
+@dataclass(frozen=True)
+class StoredState:
+    #: The object's ETag, to write it back conditionally (and to ask whether it changed).
+    etag: str
+    #: The JSON document; None when it is unchanged since the ETag the caller already had.
+    document: dict[str, Any] | None
+
+
+class JsonStateStore:
+    """One JSON document at one key, read and replaced with optimistic concurrency.
+
+    A read names the ETag the caller already holds: S3 answers 304 Not Modified without a body when
+    the object is still that one, so a warm container does not download its own last write. A write
+    is conditional on the ETag it replaces (If-Match; If-None-Match: * for the first write): two
+    writers can never silently overwrite each other, the second gets `StateConflict`.
+    """
+
+    def __init__(self, s3: Any, bucket: str, key: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self.key = key
+
+    def load(self, *, known_etag: str | None = None) -> StoredState | None:
+        """The stored document (None before the first write)."""
+        request: dict[str, Any] = {"Bucket": self._bucket, "Key": self.key}
+        if known_etag is not None:
+            request["IfNoneMatch"] = known_etag
+        try:
+            response = self._s3.get_object(**request)
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        except ClientError as error:
+            if known_etag is not None and _status(error) == 304:
+                return StoredState(etag=known_etag, document=None)
+            raise
+        document = json.loads(response["Body"].read())
+        if not isinstance(document, dict):
+            raise ValueError(f"s3://{self._bucket}/{self.key} does not hold a JSON object")
+        return StoredState(etag=str(response["ETag"]), document=document)
+
+    def save(self, document: Mapping[str, Any], *, replacing: str | None) -> str:
+        """Write the document if the stored one is still `replacing` (None: if there is none yet);
+        return the new ETag. Raises StateConflict otherwise."""
+        request: dict[str, Any] = {
+            "Bucket": self._bucket,
+            "Key": self.key,
+            "Body": json.dumps(document, separators=(",", ":")).encode(),
+            "ContentType": "application/json",
+        }
+        if replacing is None:
+            request["IfNoneMatch"] = "*"
+        else:
+            request["IfMatch"] = replacing
+        try:
+            response = self._s3.put_object(**request)
+        except ClientError as error:
+            # 412: the precondition failed; 409: a concurrent conditional write is in progress.
+            if _status(error) in (409, 412):
+                raise StateConflict(f"s3://{self._bucket}/{self.key} changed since it was read") from error
+            raise
+        return str(response["ETag"])
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
 def _facts_arrays(facts: ReportFacts | None) -> dict[str, Any]:

@@ -2,6 +2,11 @@
 
 The mappings come from moto (created disabled from the template); this module polls in their
 place with Lambda's semantics: batching, partial batch responses, filtering, retries, redrive.
+
+FIFO queues need nothing of their own here: moto's queue keeps a message group locked while any
+of its messages is in flight and hands the group out in order, and the poller delivers one batch
+at a time, so a group's batches reach the function in order and never overlap. What Lambda
+refuses for a FIFO source (a batch over 10, a batching window) is refused here too, at start.
 """
 
 from __future__ import annotations
@@ -24,7 +29,25 @@ from riskradar.local.runtime import LocalFunction
 #: several receives. Lambda's own limit for a standard queue's batch is 10,000.
 _MESSAGES_PER_RECEIVE = 10
 _MAX_BATCH_SIZE = 10_000
+#: Lambda's limit for a FIFO queue's batch (and it allows no batching window there).
+_MAX_FIFO_BATCH_SIZE = 10
 _BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+
+
+class InvalidEventSource(ValueError):
+    """An event source mapping Lambda's CreateEventSourceMapping would refuse."""
+
+
+def check_fifo_limits(queue_arn: str, *, batch_size: int, batching_window_s: float) -> None:
+    """Raise InvalidEventSource where Lambda refuses a mapping of a FIFO queue."""
+    if not queue_arn.endswith(".fifo"):
+        return
+    if batch_size > _MAX_FIFO_BATCH_SIZE:
+        raise InvalidEventSource(
+            f"{queue_arn}: a FIFO queue's batch size is at most {_MAX_FIFO_BATCH_SIZE}, got {batch_size}"
+        )
+    if batching_window_s > 0:
+        raise InvalidEventSource(f"{queue_arn}: a batching window is not supported for FIFO queues")
 
 
 @dataclass(frozen=True)
@@ -75,13 +98,16 @@ def _event_source(sqs_client: Any, mapping: Mapping[str, Any], function: LocalFu
     *_, account, queue_name = arn.split(":")
     queue_url = sqs_client.get_queue_url(QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
     filters = mapping.get("FilterCriteria", {}).get("Filters", [])
+    batch_size = int(mapping.get("BatchSize", 10))
+    batching_window_s = float(mapping.get("MaximumBatchingWindowInSeconds", 0))
+    check_fifo_limits(arn, batch_size=batch_size, batching_window_s=batching_window_s)
     return SqsEventSource(
         uuid=str(mapping["UUID"]),
         function=function,
         queue_arn=arn,
         queue_url=str(queue_url),
-        batch_size=min(int(mapping.get("BatchSize", 10)), _MAX_BATCH_SIZE),
-        batching_window_s=float(mapping.get("MaximumBatchingWindowInSeconds", 0)),
+        batch_size=min(batch_size, _MAX_BATCH_SIZE),
+        batching_window_s=batching_window_s,
         report_batch_item_failures=_BATCH_ITEM_FAILURES in (mapping.get("FunctionResponseTypes") or []),
         filter_patterns=tuple(EventPattern.load(entry["Pattern"]) for entry in filters),
     )
