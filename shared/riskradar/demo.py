@@ -285,19 +285,34 @@ def drain_alerts(stack: LocalStack) -> list[ThemeAlert]:
 
 
 def print_recluster(phase: str, run: dict[str, Any], *, alerts: list[ThemeAlert], out: TextIO) -> None:
+    online = [alert for alert in alerts if alert.source == "online"]
+    batch = [alert for alert in alerts if alert.source != "online"]
+    if online:
+        print(f"\nonline detector, while the {phase} was replayed: {len(online)} alert(s)", file=out)
+        for alert in sorted(online, key=lambda a: a.detected_at):
+            print(
+                f'  ONLINE {alert.theme_id} "{alert.theme_label}": a burst of {alert.observed} reports vs '
+                f"{alert.expected:.1f} expected (surprise {alert.surprise:.1f} nats)",
+                file=out,
+            )
+            _print_examples(alert, out)
     print(
         f"\nrecluster after the {phase}: snapshot v{run['snapshot_version']}, {run['themes']} themes "
         f"from {run['reports']:,} reports ({run['left_out']} left out), {len(run['emerging'])} emerging",
         file=out,
     )
-    for alert in alerts:
+    for alert in batch:
         print(
             f'  ALERT emerging theme {alert.theme_id} "{alert.theme_label}": {alert.observed} reports '
             f"recently vs {alert.expected:.1f} expected (surprise {alert.surprise:.1f} nats)",
             file=out,
         )
-        for example in alert.examples[:2]:
-            print(f"        e.g. {example[:100]}", file=out)
+        _print_examples(alert, out)
+
+
+def _print_examples(alert: ThemeAlert, out: TextIO) -> None:
+    for example in alert.examples[:2]:
+        print(f"        e.g. {example[:100]}", file=out)
 
 
 def pipeline_counts(stack: LocalStack, tap: SignalTap) -> PipelineCounts:
