@@ -70,6 +70,8 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships with scikit-learn
 
+from riskradar.themes import ClusteringState
+
 # scikit-learn and scipy are imported here, not lazily inside cluster_embeddings: threadpoolctl can
 # only limit the thread pools of libraries (OpenMP, OpenBLAS) already loaded when the limit is set.
 
@@ -82,6 +84,11 @@ LEFT_OUT: Final = -1
 _MIN_ROWS_FOR_REDUCTION: Final = 512
 # Inputs must be unit rows; norms further than this from 1 are renormalised (zero rows are refused).
 _UNIT_TOLERANCE: Final = 1e-3
+# A warm start captures a report within a micro-cluster's radius less this much: the radius is its
+# farthest member's similarity, which float32 rounding may put a hair above that member's own.
+_CAPTURE_TOLERANCE: Final = 1e-4
+# Rows per block when comparing every report with every micro-cluster (bounds the temporaries).
+_BLOCK_ROWS: Final = 4096
 
 
 class ClusteringConfig(BaseModel):
@@ -119,6 +126,20 @@ class ClusteringConfig(BaseModel):
     #: shared 2-core reference VM two threads were never faster than one and often 3-10x slower,
     #: in CPU time too: threads spin-waiting on each other in k-means' many short parallel steps.
     threads: int | None = Field(default=1, ge=1)
+    #: Warm start: a previous run's cluster stays one unit of the merge while its members' cohesion
+    #: stays at least `cohesion` minus this; below that it has drifted apart and is merged afresh
+    #: from its micro-clusters (so it can split). The margin keeps a cluster that sits right at
+    #: `cohesion` from flipping between runs.
+    keep_margin: float = Field(default=0.02, ge=0.0, lt=1.0)
+    #: Warm start: two or more previous clusters become one theme only at `cohesion` plus this.
+    #: Cohesion alone does not keep themes apart in a cold run — Ward's tree does: on Banking77 the
+    #: cold pipeline keeps ~200 pairs of themes apart whose union has cohesion >= 0.80, the closest
+    #: at 0.87. At 0.02 a warm run on unchanged data merged 7 such pairs, at 0.05 one to four; at
+    #: 0.1 (0.88) none, so only themes that came closer than any pair a cold run keeps apart merge.
+    merge_margin: float = Field(default=0.1, ge=0.0, lt=1.0)
+    #: Warm start: a fresh micro-cluster is a new region, kept whole, when its members are on average
+    #: this much more cosine-similar to it than to the previous micro-clusters.
+    novelty_gap: float = Field(default=0.05, ge=0.0, le=2.0)
 
 
 DEFAULT_CONFIG: Final = ClusteringConfig()
@@ -136,6 +157,8 @@ class ClusterResult:
     thresholds: Vectors = field(repr=False)
     #: (k,) members per cluster (sizes[i] == (labels == i).sum()).
     sizes: Labels
+    #: What the next run needs to start warm from this one (`cluster_embeddings(previous=...)`).
+    state: ClusteringState = field(repr=False)
 
     @property
     def n_clusters(self) -> int:
@@ -147,29 +170,79 @@ class ClusterResult:
 
 
 def cluster_embeddings(
-    vectors: Vectors, config: ClusteringConfig = DEFAULT_CONFIG, *, seed: int = 0
+    vectors: Vectors,
+    config: ClusteringConfig = DEFAULT_CONFIG,
+    *,
+    seed: int = 0,
+    previous: ClusteringState | None = None,
+    new_rows: npt.NDArray[np.bool_] | None = None,
 ) -> ClusterResult:
     """Themes of `vectors` ((n, d) unit rows, e.g. MiniLM embeddings); deterministic for a seed.
 
-    Memory stays linear in n (no n x n matrix): the largest temporaries are the PCA projection
-    and the (micro-clusters x micro-clusters) distances of the merge. Raises ValueError for
-    anything but a 2-D array of finite, non-zero rows (rows not of unit length are normalised).
+    With `previous` (the `state` of the previous run's result) the run starts warm (see the module
+    docstring): an unchanged region of the window gets the same clusters again, new regions get
+    new ones. `new_rows` ((n,) bool) marks the reports the previous run did not cluster (the
+    recluster job: not a member of any previous theme); only a group made mostly of those can be a
+    new region. None counts every row as new. A previous state of another dimension, cut at
+    another `cohesion`, or with no micro-clusters is ignored: the run starts cold.
+
+    Memory stays linear in n (no n x n matrix): the largest temporaries are the PCA projection,
+    a block of report x micro-cluster similarities and the (micro-clusters x micro-clusters)
+    distances of the merge. Raises ValueError for anything but a 2-D array of finite, non-zero
+    rows (rows not of unit length are normalised).
     """
     unit = _unit_rows(vectors)
+    if new_rows is not None and np.shape(new_rows) != (unit.shape[0],):
+        raise ValueError(
+            f"new_rows must have one flag per row ({unit.shape[0]}), got shape {np.shape(new_rows)}"
+        )
     if unit.shape[0] == 0:
-        return _empty_result(0, unit.shape[1])
-    with threadpool_limits(limits=config.threads):
-        return _cluster(unit, config, seed)
-
-
-def _cluster(unit: Vectors, config: ClusteringConfig, seed: int) -> ClusterResult:
-    reduced = _reduce(unit, config.reduced_dimensions, seed)
-    micro_sums, micro_counts, micro_means, micro_labels = _micro_statistics(
-        unit, reduced, _micro_clusters(reduced, config, seed)
+        return _empty_result(0, unit.shape[1], ClusteringState.empty(unit.shape[1], config.cohesion))
+    if previous is not None and not _can_start_from(previous, unit.shape[1], config):
+        previous = None
+    is_new = (
+        np.ones(unit.shape[0], dtype=np.bool_) if new_rows is None else np.asarray(new_rows, dtype=np.bool_)
     )
-    micro_theme = _merge_by_cohesion(micro_means, micro_sums, micro_counts, config.cohesion)
-    labels = micro_theme[micro_labels]
-    return _finalise(unit, labels, config)
+    with threadpool_limits(limits=config.threads):
+        return _cluster(unit, config, seed, previous, is_new)
+
+
+def _can_start_from(previous: ClusteringState, dimension: int, config: ClusteringConfig) -> bool:
+    # Another model (dimension) makes the micro-clusters meaningless; another cohesion makes the
+    # remembered groups the wrong size (kept groups would never merge or split to the new one).
+    return (
+        previous.micro_clusters > 0
+        and previous.dimension == dimension
+        and math.isclose(previous.cohesion, config.cohesion, abs_tol=1e-9)
+    )
+
+
+def _cluster(
+    unit: Vectors,
+    config: ClusteringConfig,
+    seed: int,
+    previous: ClusteringState | None,
+    is_new: npt.NDArray[np.bool_],
+) -> ClusterResult:
+    reduced = _reduce(unit, config.reduced_dimensions, seed)
+    if previous is None:
+        raw_labels = _micro_clusters(reduced, _micro_cluster_count(unit.shape[0], config), config, seed)
+    else:
+        raw_labels, fresh_is_new = _warm_micro_clusters(unit, reduced, previous, is_new, config, seed)
+    micro_ids, micro_sums, micro_counts, micro_means, micro_labels = _micro_statistics(
+        unit, reduced, raw_labels
+    )
+    warm = None
+    if previous is not None:
+        # Micro-clusters carried over from the previous run belong to its clusters; fresh ones (ids
+        # from previous.micro_clusters on) to none, and some of them are new regions.
+        carried = micro_ids < previous.micro_clusters
+        previous_group = np.where(carried, previous.micro_groups[np.where(carried, micro_ids, 0)], LEFT_OUT)
+        new_region = ~carried & fresh_is_new[np.maximum(micro_ids - previous.micro_clusters, 0)]
+        warm = (previous_group.astype(np.int64), new_region)
+    micro_theme = _merge_by_cohesion(micro_means, micro_sums, micro_counts, config, warm=warm)
+    state = _next_state(unit, micro_labels, micro_sums, micro_theme, config.cohesion)
+    return _finalise(unit, micro_theme[micro_labels], config, state)
 
 
 # --------------------------------------------------------------------------- steps
@@ -202,10 +275,14 @@ def _reduce(unit: Vectors, dimensions: int, seed: int) -> Vectors:
     return reduced
 
 
-def _micro_clusters(reduced: Vectors, config: ClusteringConfig, seed: int) -> Labels:
-    """Over-segment with MiniBatchKMeans into ~c*sqrt(n) micro-clusters (labels may skip ids)."""
+def _micro_cluster_count(n: int, config: ClusteringConfig) -> int:
+    return max(1, round(config.micro_clusters_per_sqrt_n * math.sqrt(n)))
+
+
+def _micro_clusters(reduced: Vectors, count: int, config: ClusteringConfig, seed: int) -> Labels:
+    """Over-segment with MiniBatchKMeans into `count` micro-clusters (labels may skip ids)."""
     n = reduced.shape[0]
-    count = min(n, max(1, round(config.micro_clusters_per_sqrt_n * math.sqrt(n))))
+    count = min(n, count)
     if count >= n:  # tiny input: every report is its own micro-cluster
         return np.arange(n, dtype=np.int64)
     kmeans = MiniBatchKMeans(
@@ -218,21 +295,105 @@ def _micro_clusters(reduced: Vectors, config: ClusteringConfig, seed: int) -> La
     return labels
 
 
+def _warm_micro_clusters(
+    unit: Vectors,
+    reduced: Vectors,
+    previous: ClusteringState,
+    is_new: npt.NDArray[np.bool_],
+    config: ClusteringConfig,
+    seed: int,
+) -> tuple[Labels, npt.NDArray[np.bool_]]:
+    """Micro-clusters of a warm start: ids 0..m-1 are the previous run's, m + j fresh micro-cluster j.
+
+    The window is over-segmented afresh exactly as in a cold run. A fresh micro-cluster made mostly
+    of new reports, which it explains clearly better than the previous micro-clusters do
+    (`novelty_gap`), is a new region — a new group of reports — and is kept whole. Everywhere else
+    a report joins the most similar previous micro-cluster whose radius it is within, so an
+    unchanged region keeps its micro-clusters, hence its clusters; a report within no radius stays
+    in its fresh micro-cluster (a free unit of the merge). Returns the micro-cluster of each
+    report, and which fresh micro-clusters are new regions.
+    """
+    previous_count = previous.micro_clusters
+    count = _micro_cluster_count(unit.shape[0], config)
+    _, fresh = np.unique(_micro_clusters(reduced, count, config, seed), return_inverse=True)
+    fresh = fresh.astype(np.int64)
+    captured_by, explained = _capture(unit, previous)
+    new_region = _new_regions(unit, fresh, explained, is_new, config)
+    keep_fresh = new_region[fresh] | (captured_by == LEFT_OUT)
+    return np.where(keep_fresh, previous_count + fresh, captured_by), new_region
+
+
+def _capture(unit: Vectors, previous: ClusteringState) -> tuple[Labels, Vectors]:
+    """For each report, the most similar previous micro-cluster whose radius it is within (LEFT_OUT
+    when none), and its similarity to that micro-cluster's centroid (to the most similar centroid
+    when none)."""
+    n = unit.shape[0]
+    labels = np.full(n, LEFT_OUT, dtype=np.int64)
+    similarity = np.empty(n, dtype=np.float32)
+    radii = previous.micro_radii.astype(np.float32) - np.float32(_CAPTURE_TOLERANCE)
+    centroids_t = np.ascontiguousarray(previous.micro_centroids.T, dtype=np.float32)
+    for begin in range(0, n, _BLOCK_ROWS):
+        scores = unit[begin : begin + _BLOCK_ROWS] @ centroids_t
+        rows = np.arange(scores.shape[0])
+        nearest = scores[rows, scores.argmax(axis=1)]
+        scores[scores < radii] = -np.inf
+        best = scores.argmax(axis=1)
+        best_score = scores[rows, best]
+        within = best_score > -np.inf
+        labels[begin : begin + rows.size] = np.where(within, best, LEFT_OUT)
+        similarity[begin : begin + rows.size] = np.where(within, best_score, nearest)
+    return labels, similarity
+
+
+def _new_regions(
+    unit: Vectors,
+    fresh: Labels,
+    explained: Vectors,
+    is_new: npt.NDArray[np.bool_],
+    config: ClusteringConfig,
+) -> npt.NDArray[np.bool_]:
+    """Which fresh micro-clusters are new regions: at least the minimum theme size, mostly new
+    reports, and on average their members are at least `novelty_gap` more similar to the rest of
+    their fresh micro-cluster (leave-one-out, so that a tiny one gains nothing from its members'
+    own weight) than to the previous micro-cluster that explains them.
+
+    Both conditions are needed. A tight clump of old reports at the edge of a broad micro-cluster
+    passes the gain test (on Banking77 a handful per run, 6-9 reports each) but was clustered
+    before and is not new; a surge of new reports in a known region is new but explained as well
+    by the previous micro-clusters, so it joins its theme (which then looks emerging)."""
+    count = int(fresh.max()) + 1
+    sums = _group_sums(unit, fresh, count)
+    sizes = np.bincount(fresh, minlength=count)
+    gain = np.zeros(count, dtype=np.float64)
+    for begin in range(0, fresh.size, 65536):  # bounded temporaries: (block x d) gathers
+        rows = slice(begin, begin + 65536)
+        others = sums[fresh[rows]] - unit[rows]
+        norms = np.linalg.norm(others, axis=1)
+        own = np.einsum("ij,ij->i", unit[rows], others) / np.where(norms > 0, norms, 1.0)
+        gain += np.bincount(fresh[rows], weights=own - explained[rows], minlength=count)
+    min_size = max(config.min_theme_size, math.ceil(config.min_theme_share * fresh.size), 2)
+    mostly_new = 2 * np.bincount(fresh, weights=is_new, minlength=count) > sizes
+    return (sizes >= min_size) & mostly_new & (gain / sizes >= config.novelty_gap)
+
+
 def _micro_statistics(
     unit: Vectors, reduced: Vectors, micro_labels: Labels
-) -> tuple[npt.NDArray[np.float64], Labels, npt.NDArray[np.float64], Labels]:
-    """Per non-empty micro-cluster: the sum of its full vectors, its size and its mean in the
-    reduced space; and the micro-cluster of each report, renumbered 0..m-1 over non-empty ones."""
-    _, dense = np.unique(micro_labels, return_inverse=True)
+) -> tuple[Labels, npt.NDArray[np.float64], Labels, npt.NDArray[np.float64], Labels]:
+    """Per non-empty micro-cluster: its id in `micro_labels`, the sum of its full vectors, its size
+    and its mean in the reduced space; and the micro-cluster of each report, renumbered 0..m-1
+    over non-empty ones."""
+    ids, dense = np.unique(micro_labels, return_inverse=True)
     dense = dense.astype(np.int64)
     count = int(dense.max()) + 1
     sums = _group_sums(unit, dense, count)
     counts = np.bincount(dense, minlength=count).astype(np.int64)
     reduced_sums = sums if reduced is unit else _group_sums(reduced, dense, count)
-    return sums, counts, reduced_sums / counts[:, None], dense
+    return ids.astype(np.int64), sums, counts, reduced_sums / counts[:, None], dense
 
 
-def _group_sums(rows: Vectors, groups: Labels, count: int) -> npt.NDArray[np.float64]:
+def _group_sums(
+    rows: Vectors | npt.NDArray[np.float64], groups: Labels, count: int
+) -> npt.NDArray[np.float64]:
     """Row sums per group, accumulated in float64 a block of rows at a time (np.add.at is slow,
     a one-hot matrix or a float64 copy of all rows is big)."""
     order = np.argsort(groups, kind="stable")
@@ -251,11 +412,70 @@ def _merge_by_cohesion(
     means: npt.NDArray[np.float64],
     sums: npt.NDArray[np.float64],
     counts: Labels,
-    cohesion: float,
+    config: ClusteringConfig,
+    *,
+    warm: tuple[Labels, npt.NDArray[np.bool_]] | None = None,
 ) -> Labels:
-    """Ward's tree over the micro-clusters, cut top-down: a node becomes a theme as soon as its
-    members' mean vector has norm >= cohesion (mean cosine similarity to their centroid); a node
-    below it is split into its two children. Returns the theme of each micro-cluster."""
+    """The theme of each micro-cluster (0..k-1): Ward's tree over units, cut top-down by cohesion.
+
+    Cold (`warm` None) the units are the micro-clusters. Warm, `warm` is (the previous run's
+    cluster of each micro-cluster, LEFT_OUT for a fresh one; whether a fresh one is a new region):
+
+    - a previous cluster whose micro-clusters here still have cohesion >= cohesion - keep_margin
+      (or that is a single micro-cluster, which cannot split) is one unit; one below that has
+      drifted apart and its micro-clusters are units of their own, free to form several themes (a
+      split) or to join others;
+    - a node holding two previous clusters, or a previous cluster and a new region, must reach
+      cohesion + merge_margin to become one theme: themes merge, and a new group of reports is
+      absorbed by an old theme, only when clearly more cohesive than what a cold run keeps apart.
+
+    So an unchanged region keeps its clusters, a new one forms its own, and only a clear change of
+    cohesion, not the noise of one run, splits or merges them.
+    """
+    no_kind = np.zeros(means.shape[0], dtype=np.int64)
+    if warm is None:
+        return _cut_by_cohesion(means, sums, counts, no_kind, no_kind, config)
+    previous_group, new_region = warm
+    groups, group_of_micro = np.unique(previous_group, return_inverse=True)
+    group_of_micro = group_of_micro.astype(np.int64)
+    group_sums = _group_sums(sums, group_of_micro, groups.size)
+    group_counts = np.bincount(group_of_micro, weights=counts, minlength=groups.size)
+    group_micro_clusters = np.bincount(group_of_micro, minlength=groups.size)
+    kept = (groups != LEFT_OUT) & (
+        (np.linalg.norm(group_sums, axis=1) / group_counts >= config.cohesion - config.keep_margin)
+        | (group_micro_clusters == 1)
+    )
+    # Units: one per kept previous cluster, then one per remaining micro-cluster.
+    kept_count = int(kept.sum())
+    kept_index = np.full(groups.size, LEFT_OUT, dtype=np.int64)
+    kept_index[kept] = np.arange(kept_count, dtype=np.int64)
+    in_kept = kept[group_of_micro]
+    unit_of_micro = np.where(in_kept, kept_index[group_of_micro], 0)
+    unit_of_micro[~in_kept] = kept_count + np.arange(int((~in_kept).sum()), dtype=np.int64)
+    unit_count = int(unit_of_micro.max()) + 1
+    unit_sums = _group_sums(sums, unit_of_micro, unit_count)
+    unit_counts = np.bincount(unit_of_micro, weights=counts, minlength=unit_count).astype(np.int64)
+    unit_means = _group_sums(means * counts[:, None], unit_of_micro, unit_count) / unit_counts[:, None]
+    previous_units = (np.arange(unit_count) < kept_count).astype(np.int64)
+    new_units = np.zeros(unit_count, dtype=np.int64)
+    new_units[unit_of_micro[~in_kept & new_region]] = 1
+    theme_of_unit = _cut_by_cohesion(unit_means, unit_sums, unit_counts, previous_units, new_units, config)
+    return theme_of_unit[unit_of_micro]
+
+
+def _cut_by_cohesion(
+    means: npt.NDArray[np.float64],
+    sums: npt.NDArray[np.float64],
+    counts: Labels,
+    previous_units: Labels,
+    new_units: Labels,
+    config: ClusteringConfig,
+) -> Labels:
+    """Ward's tree over the units, cut top-down: a node becomes a theme as soon as its members'
+    mean vector has norm >= cohesion (mean cosine similarity to their centroid) — + merge_margin
+    when it holds two previous units, or a previous unit and a new one (`previous_units`,
+    `new_units`: 1 for such a unit) — and a node below that is split into its two children.
+    Returns the theme of each unit."""
     m = means.shape[0]
     if m == 1:
         return np.zeros(1, dtype=np.int64)
@@ -263,19 +483,27 @@ def _merge_by_cohesion(
     children = tree[:, :2].astype(np.int64)
     node_sums = np.empty((2 * m - 1, sums.shape[1]), dtype=np.float64)
     node_counts = np.empty(2 * m - 1, dtype=np.int64)
+    node_previous = np.empty(2 * m - 1, dtype=np.int64)
+    node_new = np.empty(2 * m - 1, dtype=np.int64)
     node_sums[:m] = sums
     node_counts[:m] = counts
+    node_previous[:m] = previous_units
+    node_new[:m] = new_units
     for step, (left, right) in enumerate(children):
         node_sums[m + step] = node_sums[left] + node_sums[right]
         node_counts[m + step] = node_counts[left] + node_counts[right]
+        node_previous[m + step] = node_previous[left] + node_previous[right]
+        node_new[m + step] = node_new[left] + node_new[right]
     node_cohesion = np.linalg.norm(node_sums, axis=1) / node_counts
+    guarded = (node_previous >= 2) | ((node_previous >= 1) & (node_new >= 1))
+    required = np.where(guarded, config.cohesion + config.merge_margin, config.cohesion)
 
     theme_of_micro = np.empty(m, dtype=np.int64)
     themes = 0
     pending = [2 * m - 2]  # the root
     while pending:
         node = pending.pop()
-        if node >= m and node_cohesion[node] < cohesion:
+        if node >= m and node_cohesion[node] < required[node]:
             pending.extend(children[node - m].tolist())
             continue
         stack = [node]  # every micro-cluster under this node joins theme `themes`
@@ -289,7 +517,27 @@ def _merge_by_cohesion(
     return theme_of_micro
 
 
-def _finalise(unit: Vectors, labels: Labels, config: ClusteringConfig) -> ClusterResult:
+def _next_state(
+    unit: Vectors,
+    micro_labels: Labels,
+    micro_sums: npt.NDArray[np.float64],
+    micro_theme: Labels,
+    cohesion: float,
+) -> ClusteringState:
+    """The micro-clusters of this run as the next run's warm start: their directions, radii (the
+    similarity of their farthest member) and the cluster of the cut each went to."""
+    norms = np.linalg.norm(micro_sums, axis=1, keepdims=True)
+    centroids = (micro_sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    similarity = _member_similarity(unit, micro_labels, centroids)
+    order = np.argsort(micro_labels, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(micro_labels[order]) != 0])
+    radii = np.minimum.reduceat(similarity[order], starts).astype(np.float32)
+    return ClusteringState(centroids, radii, micro_theme.astype(np.int64), cohesion)
+
+
+def _finalise(
+    unit: Vectors, labels: Labels, config: ClusteringConfig, state: ClusteringState
+) -> ClusterResult:
     """From the cut's clusters to themes, in the full space:
 
     1. a member less similar to its cluster's centroid than `threshold_floor` leaves it (cohesion
@@ -310,7 +558,7 @@ def _finalise(unit: Vectors, labels: Labels, config: ClusteringConfig) -> Cluste
     renumber = np.full(count, LEFT_OUT, dtype=np.int64)
     kept = np.flatnonzero(sizes >= min_size)
     if kept.size == 0:
-        return _empty_result(n, dimension)
+        return _empty_result(n, dimension, state)
     renumber[kept] = np.arange(kept.size, dtype=np.int64)
     labels = np.where(labels >= 0, renumber[np.maximum(labels, 0)], LEFT_OUT)
 
@@ -337,6 +585,7 @@ def _finalise(unit: Vectors, labels: Labels, config: ClusteringConfig) -> Cluste
         centroids=centroids[order],
         thresholds=thresholds[order],
         sizes=sizes[order],
+        state=state,
     )
 
 
@@ -377,10 +626,11 @@ def _thresholds(unit: Vectors, labels: Labels, centroids: Vectors, config: Clust
     return floored.astype(np.float32)
 
 
-def _empty_result(n: int, dimension: int) -> ClusterResult:
+def _empty_result(n: int, dimension: int, state: ClusteringState) -> ClusterResult:
     return ClusterResult(
         labels=np.full(n, LEFT_OUT, dtype=np.int64),
         centroids=np.zeros((0, dimension), dtype=np.float32),
         thresholds=np.zeros(0, dtype=np.float32),
         sizes=np.zeros(0, dtype=np.int64),
+        state=state,
     )

@@ -98,12 +98,19 @@ class ReclusterService:
         if len(window) == 0:
             return ReclusterResult(previous.version, 0, len(previous.themes), 0, (), ())
 
-        clusters = cluster_embeddings(window.vectors, seed=self.seed)
+        previous_members = self.snapshots.current_members()
+        clustered_before = {report for reports in previous_members.values() for report in reports}
+        clusters = cluster_embeddings(
+            window.vectors,
+            seed=self.seed,
+            previous=self.snapshots.current_clustering_state(),
+            new_rows=np.array([report not in clustered_before for report in window.report_ids]),
+        )
         cluster_rows = [np.flatnonzero(clusters.labels == c) for c in range(clusters.n_clusters)]
         members = [[window.report_ids[row] for row in rows] for rows in cluster_rows]
         identity = match_themes(
             previous,
-            self.snapshots.current_members(),
+            previous_members,
             clusters.centroids,
             members,
             version=version,
@@ -130,7 +137,11 @@ class ReclusterService:
             for c, cluster in enumerate(identity.clusters)
         )
         snapshot = ThemeSnapshot(version, now, themes, clusters.centroids, dormant=identity.dormant)
-        self.snapshots.publish(snapshot, members=dict(zip(identity.theme_ids, members, strict=True)))
+        self.snapshots.publish(
+            snapshot,
+            members=dict(zip(identity.theme_ids, members, strict=True)),
+            clustering_state=clusters.state,
+        )
 
         alerts = tuple(
             self._alert(
