@@ -180,11 +180,11 @@ def cluster_embeddings(
     """Themes of `vectors` ((n, d) unit rows, e.g. MiniLM embeddings); deterministic for a seed.
 
     With `previous` (the `state` of the previous run's result) the run starts warm (see the module
-    docstring): an unchanged region of the window gets the same clusters again, new regions get
-    new ones. `new_rows` ((n,) bool) marks the reports the previous run did not cluster (the
-    recluster job: not a member of any previous theme); only a group made mostly of those can be a
-    new region. None counts every row as new. A previous state of another dimension, cut at
-    another `cohesion`, or with no micro-clusters is ignored: the run starts cold.
+    docstring): an unchanged region of the window gets the same clusters again, new reports are
+    clustered as a cold run would cluster them. `new_rows` ((n,) bool, required with `previous`)
+    marks the reports the previous run did not cluster — for the recluster job, those in no
+    previous theme. A previous state of another dimension, cut at another `cohesion`, or with no
+    micro-clusters is ignored: the run starts cold.
 
     Memory stays linear in n (no n x n matrix): the largest temporaries are the PCA projection,
     a block of report x micro-cluster similarities and the (micro-clusters x micro-clusters)
@@ -192,6 +192,8 @@ def cluster_embeddings(
     rows (rows not of unit length are normalised).
     """
     unit = _unit_rows(vectors)
+    if previous is not None and new_rows is None:
+        raise ValueError("new_rows is required with previous: which reports the previous run did not cluster")
     if new_rows is not None and np.shape(new_rows) != (unit.shape[0],):
         raise ValueError(
             f"new_rows must have one flag per row ({unit.shape[0]}), got shape {np.shape(new_rows)}"
@@ -200,9 +202,7 @@ def cluster_embeddings(
         return _empty_result(0, unit.shape[1], ClusteringState.empty(unit.shape[1], config.cohesion))
     if previous is not None and not _can_start_from(previous, unit.shape[1], config):
         previous = None
-    is_new = (
-        np.ones(unit.shape[0], dtype=np.bool_) if new_rows is None else np.asarray(new_rows, dtype=np.bool_)
-    )
+    is_new = np.ones(unit.shape[0], dtype=np.bool_) if new_rows is None else np.asarray(new_rows, np.bool_)
     with threadpool_limits(limits=config.threads):
         return _cluster(unit, config, seed, previous, is_new)
 
@@ -225,22 +225,23 @@ def _cluster(
     is_new: npt.NDArray[np.bool_],
 ) -> ClusterResult:
     reduced = _reduce(unit, config.reduced_dimensions, seed)
-    if previous is None:
-        raw_labels = _micro_clusters(reduced, _micro_cluster_count(unit.shape[0], config), config, seed)
-    else:
-        raw_labels, fresh_is_new = _warm_micro_clusters(unit, reduced, previous, is_new, config, seed)
+    raw_labels = _micro_clusters(reduced, _micro_cluster_count(unit.shape[0], config), config, seed)
+    if previous is not None:
+        raw_labels = _warm_micro_clusters(unit, raw_labels, previous, is_new, config)
     micro_ids, micro_sums, micro_counts, micro_means, micro_labels = _micro_statistics(
         unit, reduced, raw_labels
     )
-    warm = None
+    previous_group = None
     if previous is not None:
         # Micro-clusters carried over from the previous run belong to its clusters; fresh ones (ids
-        # from previous.micro_clusters on) to none, and some of them are new regions.
+        # from previous.micro_clusters on) to none.
         carried = micro_ids < previous.micro_clusters
-        previous_group = np.where(carried, previous.micro_groups[np.where(carried, micro_ids, 0)], LEFT_OUT)
-        new_region = ~carried & fresh_is_new[np.maximum(micro_ids - previous.micro_clusters, 0)]
-        warm = (previous_group.astype(np.int64), new_region)
-    micro_theme = _merge_by_cohesion(micro_means, micro_sums, micro_counts, config, warm=warm)
+        previous_group = np.where(
+            carried, previous.micro_groups[np.where(carried, micro_ids, 0)], LEFT_OUT
+        ).astype(np.int64)
+    micro_theme = _merge_by_cohesion(
+        micro_means, micro_sums, micro_counts, config, previous_group=previous_group
+    )
     state = _next_state(unit, micro_labels, micro_sums, micro_theme, config.cohesion)
     return _finalise(unit, micro_theme[micro_labels], config, state)
 
@@ -297,51 +298,65 @@ def _micro_clusters(reduced: Vectors, count: int, config: ClusteringConfig, seed
 
 def _warm_micro_clusters(
     unit: Vectors,
-    reduced: Vectors,
+    fresh_labels: Labels,
     previous: ClusteringState,
     is_new: npt.NDArray[np.bool_],
     config: ClusteringConfig,
-    seed: int,
-) -> tuple[Labels, npt.NDArray[np.bool_]]:
+) -> Labels:
     """Micro-clusters of a warm start: ids 0..m-1 are the previous run's, m + j fresh micro-cluster j.
 
-    The window is over-segmented afresh exactly as in a cold run. A fresh micro-cluster made mostly
-    of new reports, which it explains clearly better than the previous micro-clusters do
-    (`novelty_gap`), is a new region — a new group of reports — and is kept whole. Everywhere else
-    a report joins the most similar previous micro-cluster whose radius it is within, so an
-    unchanged region keeps its micro-clusters, hence its clusters; a report within no radius stays
-    in its fresh micro-cluster (a free unit of the merge). Returns the micro-cluster of each
-    report, and which fresh micro-clusters are new regions.
+    `fresh_labels` over-segment the window exactly as in a cold run. Then:
+
+    - a report the previous run clustered stays in its previous micro-cluster: the most similar
+      previous centroid, if the report is within that micro-cluster's radius;
+    - a new report follows its fresh micro-cluster's reports that did so: it joins the previous
+      micro-cluster most of them are in (k-means placed it among them; a radius test would let a
+      broad neighbouring micro-cluster take reports of its own kind);
+    - a fresh micro-cluster made mostly of new reports that it explains clearly better than the
+      previous micro-clusters do (`novelty_gap`) is a new region — a new group of reports — and is
+      kept whole; so is what is left: reports within no previous radius and new reports whose
+      fresh micro-cluster holds no previous one (free units of the merge).
     """
     previous_count = previous.micro_clusters
-    count = _micro_cluster_count(unit.shape[0], config)
-    _, fresh = np.unique(_micro_clusters(reduced, count, config, seed), return_inverse=True)
+    _, fresh = np.unique(fresh_labels, return_inverse=True)
     fresh = fresh.astype(np.int64)
+    fresh_count = int(fresh.max()) + 1
     captured_by, explained = _capture(unit, previous)
+    stayed = ~is_new & (captured_by != LEFT_OUT)
+    joined = _most_common_partner(fresh[stayed], captured_by[stayed], fresh_count)
+    labels = np.where(is_new, joined[fresh], captured_by)
     new_region = _new_regions(unit, fresh, explained, is_new, config)
-    keep_fresh = new_region[fresh] | (captured_by == LEFT_OUT)
-    return np.where(keep_fresh, previous_count + fresh, captured_by), new_region
+    keep_fresh = new_region[fresh] | (labels == LEFT_OUT)
+    return np.where(keep_fresh, previous_count + fresh, labels)
+
+
+def _most_common_partner(keys: Labels, partners: Labels, key_count: int) -> Labels:
+    """For each key 0..key_count-1, the partner it is paired with most often (ties: the lowest
+    partner), LEFT_OUT for a key never paired."""
+    result = np.full(key_count, LEFT_OUT, dtype=np.int64)
+    if keys.size == 0:
+        return result
+    pairs, counts = np.unique(np.stack([keys, partners]), axis=1, return_counts=True)
+    order = np.lexsort((pairs[1], -counts, pairs[0]))  # by key, then most pairs, then lowest partner
+    first = order[np.r_[True, pairs[0, order][1:] != pairs[0, order][:-1]]]
+    result[pairs[0, first]] = pairs[1, first]
+    return result
 
 
 def _capture(unit: Vectors, previous: ClusteringState) -> tuple[Labels, Vectors]:
-    """For each report, the most similar previous micro-cluster whose radius it is within (LEFT_OUT
-    when none), and its similarity to that micro-cluster's centroid (to the most similar centroid
-    when none)."""
+    """For each report, the most similar previous micro-cluster if the report is within its radius
+    (LEFT_OUT when not), and the similarity to that micro-cluster's centroid."""
     n = unit.shape[0]
-    labels = np.full(n, LEFT_OUT, dtype=np.int64)
+    labels = np.empty(n, dtype=np.int64)
     similarity = np.empty(n, dtype=np.float32)
     radii = previous.micro_radii.astype(np.float32) - np.float32(_CAPTURE_TOLERANCE)
     centroids_t = np.ascontiguousarray(previous.micro_centroids.T, dtype=np.float32)
     for begin in range(0, n, _BLOCK_ROWS):
         scores = unit[begin : begin + _BLOCK_ROWS] @ centroids_t
-        rows = np.arange(scores.shape[0])
-        nearest = scores[rows, scores.argmax(axis=1)]
-        scores[scores < radii] = -np.inf
-        best = scores.argmax(axis=1)
-        best_score = scores[rows, best]
-        within = best_score > -np.inf
-        labels[begin : begin + rows.size] = np.where(within, best, LEFT_OUT)
-        similarity[begin : begin + rows.size] = np.where(within, best_score, nearest)
+        nearest = scores.argmax(axis=1)
+        best = scores[np.arange(nearest.size), nearest]
+        labels[begin : begin + nearest.size] = np.where(best >= radii[nearest], nearest, LEFT_OUT)
+        similarity[begin : begin + nearest.size] = best
     return labels, similarity
 
 
@@ -414,28 +429,26 @@ def _merge_by_cohesion(
     counts: Labels,
     config: ClusteringConfig,
     *,
-    warm: tuple[Labels, npt.NDArray[np.bool_]] | None = None,
+    previous_group: Labels | None = None,
 ) -> Labels:
     """The theme of each micro-cluster (0..k-1): Ward's tree over units, cut top-down by cohesion.
 
-    Cold (`warm` None) the units are the micro-clusters. Warm, `warm` is (the previous run's
-    cluster of each micro-cluster, LEFT_OUT for a fresh one; whether a fresh one is a new region):
+    Cold (`previous_group` None) the units are the micro-clusters. Warm, `previous_group[i]` is the
+    previous run's cluster of micro-cluster i (LEFT_OUT for a fresh one):
 
     - a previous cluster whose micro-clusters here still have cohesion >= cohesion - keep_margin
       (or that is a single micro-cluster, which cannot split) is one unit; one below that has
       drifted apart and its micro-clusters are units of their own, free to form several themes (a
       split) or to join others;
-    - a node holding two previous clusters, or a previous cluster and a new region, must reach
-      cohesion + merge_margin to become one theme: themes merge, and a new group of reports is
-      absorbed by an old theme, only when clearly more cohesive than what a cold run keeps apart.
+    - fresh micro-clusters are units of their own, merged as in a cold run: they join a previous
+      cluster, or each other, at `cohesion`;
+    - a node holding two previous clusters must reach cohesion + merge_margin to become one theme.
 
-    So an unchanged region keeps its clusters, a new one forms its own, and only a clear change of
-    cohesion, not the noise of one run, splits or merges them.
+    So an unchanged region keeps its clusters, new reports are merged as a cold run would merge
+    them, and only a clear change of cohesion, not the noise of one run, splits or merges themes.
     """
-    no_kind = np.zeros(means.shape[0], dtype=np.int64)
-    if warm is None:
-        return _cut_by_cohesion(means, sums, counts, no_kind, no_kind, config)
-    previous_group, new_region = warm
+    if previous_group is None:
+        return _cut_by_cohesion(means, sums, counts, np.zeros(means.shape[0], dtype=np.int64), config)
     groups, group_of_micro = np.unique(previous_group, return_inverse=True)
     group_of_micro = group_of_micro.astype(np.int64)
     group_sums = _group_sums(sums, group_of_micro, groups.size)
@@ -457,9 +470,7 @@ def _merge_by_cohesion(
     unit_counts = np.bincount(unit_of_micro, weights=counts, minlength=unit_count).astype(np.int64)
     unit_means = _group_sums(means * counts[:, None], unit_of_micro, unit_count) / unit_counts[:, None]
     previous_units = (np.arange(unit_count) < kept_count).astype(np.int64)
-    new_units = np.zeros(unit_count, dtype=np.int64)
-    new_units[unit_of_micro[~in_kept & new_region]] = 1
-    theme_of_unit = _cut_by_cohesion(unit_means, unit_sums, unit_counts, previous_units, new_units, config)
+    theme_of_unit = _cut_by_cohesion(unit_means, unit_sums, unit_counts, previous_units, config)
     return theme_of_unit[unit_of_micro]
 
 
@@ -468,14 +479,12 @@ def _cut_by_cohesion(
     sums: npt.NDArray[np.float64],
     counts: Labels,
     previous_units: Labels,
-    new_units: Labels,
     config: ClusteringConfig,
 ) -> Labels:
     """Ward's tree over the units, cut top-down: a node becomes a theme as soon as its members'
     mean vector has norm >= cohesion (mean cosine similarity to their centroid) — + merge_margin
-    when it holds two previous units, or a previous unit and a new one (`previous_units`,
-    `new_units`: 1 for such a unit) — and a node below that is split into its two children.
-    Returns the theme of each unit."""
+    when it holds two or more previous units (`previous_units[i]` 1) — and a node below that is
+    split into its two children. Returns the theme of each unit."""
     m = means.shape[0]
     if m == 1:
         return np.zeros(1, dtype=np.int64)
@@ -484,19 +493,15 @@ def _cut_by_cohesion(
     node_sums = np.empty((2 * m - 1, sums.shape[1]), dtype=np.float64)
     node_counts = np.empty(2 * m - 1, dtype=np.int64)
     node_previous = np.empty(2 * m - 1, dtype=np.int64)
-    node_new = np.empty(2 * m - 1, dtype=np.int64)
     node_sums[:m] = sums
     node_counts[:m] = counts
     node_previous[:m] = previous_units
-    node_new[:m] = new_units
     for step, (left, right) in enumerate(children):
         node_sums[m + step] = node_sums[left] + node_sums[right]
         node_counts[m + step] = node_counts[left] + node_counts[right]
         node_previous[m + step] = node_previous[left] + node_previous[right]
-        node_new[m + step] = node_new[left] + node_new[right]
     node_cohesion = np.linalg.norm(node_sums, axis=1) / node_counts
-    guarded = (node_previous >= 2) | ((node_previous >= 1) & (node_new >= 1))
-    required = np.where(guarded, config.cohesion + config.merge_margin, config.cohesion)
+    required = np.where(node_previous >= 2, config.cohesion + config.merge_margin, config.cohesion)
 
     theme_of_micro = np.empty(m, dtype=np.int64)
     themes = 0
