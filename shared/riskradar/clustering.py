@@ -18,6 +18,32 @@ which triage uses online (`riskradar.themes.assign_to_themes`). The pipeline:
 
 Deterministic for a seed (and the same input order); memory linear in n (no n x n matrix).
 
+**Warm start** (`previous`: the `state` of the previous run's result; `new_rows`: the reports that
+run did not cluster). Clustered from scratch, a window with 5 % of its reports replaced moves a
+quarter of the rest to another theme (Ward's tree and the cohesion cut flip on small changes), so
+theme ids cannot follow their reports. Warm, the run keeps what did not change:
+
+1. the state holds the previous run's micro-clusters in the full embedding space (the PCA basis is
+   refitted on every window): unit centroid, radius (its farthest member's similarity) and the
+   cluster of the cut each went to;
+2. the window is micro-clustered afresh as in a cold run; a report the previous run clustered then
+   goes back to the nearest previous micro-cluster if it is within its radius; a new report joins
+   the previous micro-cluster where most of its fresh micro-cluster's old reports went; a fresh
+   micro-cluster made mostly of new reports that fits them clearly better than the previous
+   micro-clusters (`novelty_gap`) is a new region and stays whole, and so does whatever is left;
+3. in the merge, each previous cluster that is still cohesive (`keep_margin`) is one unit: it comes
+   out whole unless it drifted apart, and two of them become one theme only when clearly more
+   cohesive together than themes a cold run keeps apart (`merge_margin`); fresh micro-clusters are
+   merged as in a cold run, into previous clusters or into new themes;
+4. members, small themes and thresholds are settled as in a cold run (step 4 of the pipeline).
+
+A new group of reports therefore forms its own theme wherever a cold run would, and themes still
+split or merge when their reports really move. Measured on Banking77 (benchmarks/theme_stability.py,
+through the recluster job's own steps): 99.3-99.8 % of reports keep their theme id with 5 % churn
+(cold: ~76 %), over five consecutive runs too, with the same NMI as cold runs; growing the window
+from 1,000 / 5,000 / 8,000 reports to 10,003 gives NMI 0.783 / 0.790 / 0.791 (cold 0.791). A state
+of another dimension or cohesion is ignored (the run starts cold).
+
 Why this pipeline — measured on Banking77 train (10,003 queries, 77 intents; NMI / ARI count
 outliers as one cluster) on the 2-core reference VM, which other processes shared at the time, so
 times are from the same runs and only their ratios mean much (benchmarks/cluster_quality.py and
@@ -129,7 +155,8 @@ class ClusteringConfig(BaseModel):
     #: Warm start: a previous run's cluster stays one unit of the merge while its members' cohesion
     #: stays at least `cohesion` minus this; below that it has drifted apart and is merged afresh
     #: from its micro-clusters (so it can split). The margin keeps a cluster that sits right at
-    #: `cohesion` from flipping between runs.
+    #: `cohesion` from flipping between runs: at 0 two of three Banking77 seeds kept only 98 % of
+    #: reports in their cluster (5 % churn), at 0.02 and 0.05 99.4-99.7 %.
     keep_margin: float = Field(default=0.02, ge=0.0, lt=1.0)
     #: Warm start: two or more previous clusters become one theme only at `cohesion` plus this.
     #: Cohesion alone does not keep themes apart in a cold run — Ward's tree does: on Banking77 the
@@ -137,8 +164,11 @@ class ClusteringConfig(BaseModel):
     #: at 0.87. At 0.02 a warm run on unchanged data merged 7 such pairs, at 0.05 one to four; at
     #: 0.1 (0.88) none, so only themes that came closer than any pair a cold run keeps apart merge.
     merge_margin: float = Field(default=0.1, ge=0.0, lt=1.0)
-    #: Warm start: a fresh micro-cluster is a new region, kept whole, when its members are on average
-    #: this much more cosine-similar to it than to the previous micro-clusters.
+    #: Warm start: a fresh micro-cluster of mostly new reports is a new region, kept whole, when its
+    #: members are on average this much more cosine-similar to it (leave-one-out) than to the
+    #: nearest previous micro-cluster. A Banking77 intent held out of run 1 and added in run 2 was
+    #: in a theme of its own for 67 / 70 / 62 % of its reports (seeds 0-2) at 0.05, 77 / 70 / 62 %
+    #: at 0.03, 59 / 70 / 42 % at 0.08 and 22 / 70 / 62 % without new regions; stability the same.
     novelty_gap: float = Field(default=0.05, ge=0.0, le=2.0)
 
 
