@@ -409,13 +409,19 @@ def _new_regions(
     count = int(fresh.max()) + 1
     sums = _group_sums(unit, fresh, count)
     sizes = np.bincount(fresh, minlength=count)
-    gain = np.zeros(count, dtype=np.float64)
-    for begin in range(0, fresh.size, 65536):  # bounded temporaries: (block x d) gathers
-        rows = slice(begin, begin + 65536)
-        others = sums[fresh[rows]] - unit[rows]
-        norms = np.linalg.norm(others, axis=1)
-        own = np.einsum("ij,ij->i", unit[rows], others) / np.where(norms > 0, norms, 1.0)
-        gain += np.bincount(fresh[rows], weights=own - explained[rows], minlength=count)
+    # u . (S - u) / |S - u| for each report u and its micro-cluster's sum S, from u . S and |S|^2:
+    # no (n x d) temporary, only a block of gathered sums at a time.
+    to_sum = np.empty(fresh.size, dtype=np.float64)
+    own_norm_sq = np.empty(fresh.size, dtype=np.float64)
+    for begin in range(0, fresh.size, _BLOCK_ROWS):
+        rows = slice(begin, begin + _BLOCK_ROWS)
+        to_sum[rows] = np.einsum("ij,ij->i", unit[rows], sums[fresh[rows]])
+        own_norm_sq[rows] = np.einsum("ij,ij->i", unit[rows], unit[rows])
+    rest_norm_sq = np.einsum("ij,ij->i", sums, sums)[fresh] - 2 * to_sum + own_norm_sq
+    leave_one_out = np.where(
+        rest_norm_sq > 1e-9, (to_sum - own_norm_sq) / np.sqrt(np.maximum(rest_norm_sq, 1e-9)), 0.0
+    )
+    gain = np.bincount(fresh, weights=leave_one_out - explained, minlength=count)
     min_size = max(config.min_theme_size, math.ceil(config.min_theme_share * fresh.size), 2)
     mostly_new = 2 * np.bincount(fresh, weights=is_new, minlength=count) > sizes
     return (sizes >= min_size) & mostly_new & (gain / sizes >= config.novelty_gap)
