@@ -340,8 +340,9 @@ def _warm_micro_clusters(
     - a report the previous run clustered stays in its previous micro-cluster: the most similar
       previous centroid, if the report is within that micro-cluster's radius;
     - a new report follows its fresh micro-cluster's reports that did so: it joins the previous
-      micro-cluster most of them are in (k-means placed it among them; a radius test would let a
-      broad neighbouring micro-cluster take reports of its own kind);
+      micro-cluster most of them are in (k-means placed it among them; a radius test alone let
+      broad neighbouring micro-clusters take in reports of other kinds: NMI 0.781 instead of 0.784
+      when the window grew from 7,000 to 10,003 Banking77 reports);
     - a fresh micro-cluster made mostly of new reports that it explains clearly better than the
       previous micro-clusters do (`novelty_gap`) is a new region — a new group of reports — and is
       kept whole; so is what is left: reports within no previous radius and new reports whose
@@ -400,7 +401,7 @@ def _new_regions(
     """Which fresh micro-clusters are new regions: at least the minimum theme size, mostly new
     reports, and on average their members are at least `novelty_gap` more similar to the rest of
     their fresh micro-cluster (leave-one-out, so that a tiny one gains nothing from its members'
-    own weight) than to the previous micro-cluster that explains them.
+    own weight) than to their nearest previous micro-cluster.
 
     Both conditions are needed. A tight clump of old reports at the edge of a broad micro-cluster
     passes the gain test (on Banking77 a handful per run, 6-9 reports each) but was clustered
