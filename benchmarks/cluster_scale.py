@@ -12,8 +12,14 @@ labels, as a sanity check that quality holds with size.
 `--threads` also runs each size with other BLAS / OpenMP thread settings ("default": one per core)
 to re-check ClusteringConfig.threads on the machine at hand.
 
+`--warm` measures the recluster job's usual run instead: warm-started from the previous run. Each
+size then samples `--churn` (5 %) more rows; the previous run (cold, in this process, not measured)
+clusters the first n, and the measured subprocess reads its state back from the bytes the job
+stores (`clustering.npz`) and clusters the last n — `--churn` of them new.
+
     .venv/bin/python benchmarks/cluster_scale.py
     .venv/bin/python benchmarks/cluster_scale.py --sizes 10000,100000 --threads 1,default
+    .venv/bin/python benchmarks/cluster_scale.py --warm
 """
 
 from __future__ import annotations
@@ -42,15 +48,23 @@ GOAL_SIZE = 100_000
 
 def child_main(spec: dict[str, Any]) -> None:
     """Inside the measured subprocess: load the vectors, cluster them, report time and memory."""
+    if "previous_state" in spec:
+        previous_child(spec)
+        return
     for module in ("scipy.cluster.hierarchy", "sklearn.cluster", "sklearn.decomposition"):
         importlib.import_module(module)  # before the clock starts: the fit is timed, not the imports
+    from riskradar.adapters.s3 import clustering_state_from_npz
     from riskradar.clustering import ClusteringConfig, cluster_embeddings
 
     vectors = np.load(spec["vectors"])
+    previous = new_rows = None
+    if spec.get("state"):
+        previous = clustering_state_from_npz(Path(spec["state"]).read_bytes())
+        new_rows = np.load(spec["new_rows"])
     loaded_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     config = ClusteringConfig(threads=spec["threads"])
     started, cpu_started = time.perf_counter(), cpu_seconds()
-    result = cluster_embeddings(vectors, config, seed=spec["seed"])
+    result = cluster_embeddings(vectors, config, seed=spec["seed"], previous=previous, new_rows=new_rows)
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     np.save(spec["labels"], result.labels)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -75,6 +89,32 @@ def resample(
     return sample, source
 
 
+def previous_run(vectors: npt.NDArray[np.float32], churn: int, prefix: Path, seed: int) -> dict[str, str]:
+    """Cluster the previous window (cold, in a subprocess of its own: a fork of a big parent would
+    inflate the measured child's peak RSS) and store what the warm run needs: the state, as the
+    recluster job stores it, and which rows of the next window are new (its last `churn`)."""
+    print(f"  {len(vectors):,} reports, the previous run (cold, not measured) ...", file=sys.stderr)
+    vectors_file, state_file = prefix.with_suffix(".npy"), prefix.with_suffix(".npz")
+    new_rows_file = prefix.with_name(f"{prefix.name}-new.npy")
+    np.save(vectors_file, vectors)
+    run_in_subprocess(
+        {"vectors": str(vectors_file), "previous_state": str(state_file), "seed": seed},
+        Path(__file__).resolve(),
+    )
+    vectors_file.unlink()
+    np.save(new_rows_file, np.arange(len(vectors)) >= len(vectors) - churn)
+    return {"state": str(state_file), "new_rows": str(new_rows_file)}
+
+
+def previous_child(spec: dict[str, Any]) -> None:
+    from riskradar.adapters.s3 import clustering_state_npz
+    from riskradar.clustering import cluster_embeddings
+
+    state = cluster_embeddings(np.load(spec["vectors"]), seed=spec["seed"]).state
+    Path(spec["previous_state"]).write_bytes(clustering_state_npz(state))
+    print(json.dumps({}))
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         child_main(json.loads(sys.argv[2]))
@@ -89,6 +129,8 @@ def main() -> None:
         "--threads", default="1", help='comma-separated thread settings: numbers or "default"'
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--warm", action="store_true", help="measure a run warm-started from the previous")
+    parser.add_argument("--churn", type=float, default=0.05, help="--warm: share of new reports")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     threads: list[int | None] = [None if t.strip() == "default" else int(t) for t in args.threads.split(",")]
@@ -100,7 +142,12 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="cluster-scale-") as tmp:
         for size in sizes:
-            sample, source = resample(embedded.vectors, size, args.noise, args.seed)
+            churn = round(size * args.churn) if args.warm else 0
+            sample, source = resample(embedded.vectors, size + churn, args.noise, args.seed)
+            warm_spec = {}
+            if args.warm:
+                warm_spec = previous_run(sample[:size], churn, Path(tmp) / f"state-{size}", args.seed)
+                sample, source = sample[churn:], source[churn:]
             vectors_file = Path(tmp) / f"vectors-{size}.npy"
             np.save(vectors_file, sample)
             del sample
@@ -112,12 +159,17 @@ def main() -> None:
                     "labels": str(labels_file),
                     "threads": setting,
                     "seed": args.seed,
+                    **warm_spec,
                 }
                 answer = run_in_subprocess(spec, Path(__file__).resolve())
                 labels = np.load(labels_file)
                 rows.append((size, setting, answer, labels, truth[source] if truth is not None else None))
 
     print(f"\nMachine: {machine_description()}\n")
+    if args.warm:
+        print(
+            f"Warm-started runs: each window shares {1 - args.churn:.0%} of its reports with the previous.\n"
+        )
     print(
         "| reports | threads | themes | left out | NMI | wall time | CPU time | RSS after load | peak RSS |"
     )

@@ -155,7 +155,14 @@ class ReclusterService:
         if len(window) == 0:
             return ReclusterResult(previous.version, 0, len(previous.themes), 0, (), ())
 
-        clusters = cluster_embeddings(window.vectors, seed=self.seed)
+        # Curation moves members between themes but never drops one: the same "clustered before".
+        clustered_before = {report for reports in previous_members.values() for report in reports}
+        clusters = cluster_embeddings(
+            window.vectors,
+            seed=self.seed,
+            previous=self.snapshots.current_clustering_state(),
+            new_rows=np.array([report not in clustered_before for report in window.report_ids]),
+        )
         cluster_rows = [np.flatnonzero(clusters.labels == c) for c in range(clusters.n_clusters)]
         members = [[window.report_ids[row] for row in rows] for rows in cluster_rows]
         identity = match_themes(
@@ -206,6 +213,7 @@ class ReclusterService:
             snapshot,
             members=dict(zip(identity.theme_ids, members, strict=True)),
             documents={"stats": stats.model_dump_json().encode()},
+            clustering_state=clusters.state,
         )
 
         alerts = tuple(

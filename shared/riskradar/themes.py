@@ -133,6 +133,9 @@ class SnapshotManifest(BaseModel):
     members_key: str | None = None
     #: JSON documents published with the snapshot, by name (e.g. "stats": per-theme activity).
     documents: dict[str, str] = Field(default_factory=dict)
+    #: The .npz with the clustering's state (ClusteringState) for the next run's warm start; absent
+    #: from snapshots published before warm starts existed (the next run then starts cold).
+    clustering_state_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,58 @@ class ThemeSnapshot:
 
     def theme(self, theme_id: str) -> ThemeInfo | None:
         return next((theme for theme in self.themes if theme.theme_id == theme_id), None)
+
+
+@dataclass(frozen=True)
+class ClusteringState:
+    """What one recluster run's clustering leaves for the next run to start from (a warm start,
+    see riskradar.clustering): its micro-clusters, in the embedding space itself because the PCA
+    basis the clustering works in is refitted on every window.
+
+    Published beside the snapshot it produced (SnapshotManifest.clustering_state_key); triage never
+    reads it. Defined here, not in riskradar.clustering, so that reading and writing snapshots
+    needs numpy only.
+    """
+
+    #: (m, dimension) float32 unit rows: the direction of each micro-cluster's members' mean.
+    micro_centroids: Vectors = field(repr=False)
+    #: (m,) float32: the lowest cosine similarity of a member to its micro-cluster's centroid; the
+    #: next run captures a report into a micro-cluster only within this radius.
+    micro_radii: Vectors = field(repr=False)
+    #: (m,) int64 >= 0: the cluster each micro-cluster was merged into (the next run keeps these
+    #: groups together while they stay cohesive).
+    micro_groups: npt.NDArray[np.int64] = field(repr=False)
+    #: The `cohesion` the groups were cut at: a run with another one does not start from them.
+    cohesion: float
+
+    def __post_init__(self) -> None:
+        m = self.micro_centroids.shape[0] if self.micro_centroids.ndim == 2 else -1
+        if m < 0 or self.micro_radii.shape != (m,) or self.micro_groups.shape != (m,):
+            raise ValueError(
+                f"clustering state: centroids of shape {self.micro_centroids.shape}, radii of shape "
+                f"{self.micro_radii.shape} and groups of shape {self.micro_groups.shape} disagree"
+            )
+        if m and not (np.isfinite(self.micro_centroids).all() and np.isfinite(self.micro_radii).all()):
+            raise ValueError("clustering state: centroids or radii contain NaN or infinite values")
+        if m and int(self.micro_groups.min()) < 0:
+            raise ValueError("clustering state: micro_groups must be >= 0")
+
+    @property
+    def dimension(self) -> int:
+        return int(self.micro_centroids.shape[1])
+
+    @property
+    def micro_clusters(self) -> int:
+        return int(self.micro_centroids.shape[0])
+
+    @classmethod
+    def empty(cls, dimension: int, cohesion: float) -> ClusteringState:
+        return cls(
+            np.zeros((0, dimension), dtype=np.float32),
+            np.zeros(0, dtype=np.float32),
+            np.zeros(0, dtype=np.int64),
+            cohesion,
+        )
 
 
 @dataclass(frozen=True)

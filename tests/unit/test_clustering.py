@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import numpy.typing as npt
 import pytest
 from pydantic import ValidationError
+from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
 from riskradar.clustering import (
@@ -15,6 +18,8 @@ from riskradar.clustering import (
     ClusterResult,
     cluster_embeddings,
 )
+from riskradar.theme_identity import IdentityResult, match_themes
+from riskradar.themes import ClusteringState, LineageEvent, ThemeSnapshot, normalize_rows
 
 DIMENSION = 384
 Blobs = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], ClusterResult]
@@ -184,3 +189,275 @@ def test_config_is_validated_and_frozen() -> None:
         ClusteringConfig(unknown_option=1)  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         DEFAULT_CONFIG.cohesion = 0.5  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------------------ warm start
+#
+# A "cloud" is reports spread evenly over a 4-d patch of the sphere: no natural clusters, so the
+# cohesion cut's boundaries are arbitrary and a cold run on slightly different data draws them
+# elsewhere (the hard case for stable theme ids; blobs are stable even cold).
+
+NOW = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def cloud(n: int = 600, *, seed: int = 0) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """(reports, an orthonormal basis of 12 directions: 0 the cloud's centre, 1-4 its spread)."""
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.normal(size=(DIMENSION, 12)))[0].T.astype(np.float32)
+    points = (
+        basis[0]
+        + rng.normal(size=(n, 4)) @ basis[1:5]
+        + rng.normal(scale=0.3 / np.sqrt(DIMENSION), size=(n, DIMENSION))
+    )
+    return normalize_rows(points.astype(np.float32)), basis
+
+
+def tight_group(centre: npt.NDArray[np.float32], count: int, *, seed: int) -> npt.NDArray[np.float32]:
+    rng = np.random.default_rng(seed)
+    points = normalize_rows(centre[None, :]) + rng.normal(
+        scale=0.25 / np.sqrt(DIMENSION), size=(count, DIMENSION)
+    )
+    return normalize_rows(points.astype(np.float32))
+
+
+def churned(
+    vectors: npt.NDArray[np.float32], *, share: float, seed: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """`share` of the rows removed and as many near-copies of remaining ones added at the end:
+    (the rows kept, the new window, which of its rows are new)."""
+    rng = np.random.default_rng(seed)
+    n = vectors.shape[0]
+    kept = np.sort(rng.choice(n, size=n - round(n * share), replace=False))
+    sources = rng.choice(kept, size=n - kept.size)
+    added = normalize_rows(
+        vectors[sources] + rng.normal(scale=0.1 / np.sqrt(DIMENSION), size=(sources.size, DIMENSION))
+    )
+    new_rows = np.r_[np.zeros(kept.size, dtype=np.bool_), np.ones(sources.size, dtype=np.bool_)]
+    return kept, np.concatenate([vectors[kept], added.astype(np.float32)]), new_rows
+
+
+def kept_share(before: npt.NDArray[np.int64], after: npt.NDArray[np.int64]) -> float:
+    """Share of the reports clustered `before` that the best one-to-one mapping of clusters keeps
+    together `after` (what theme ids can at best follow)."""
+    clustered = before >= 0
+    both = clustered & (after >= 0)
+    table = np.zeros((before.max() + 1, max(after.max() + 1, 1)))
+    np.add.at(table, (before[both], after[both]), 1)
+    rows, columns = linear_sum_assignment(table, maximize=True)
+    return float(table[rows, columns].sum() / clustered.sum())
+
+
+def identities(
+    first: ClusterResult, first_ids: list[str], second: ClusterResult, second_ids: list[str]
+) -> IdentityResult:
+    """Run 2's theme identities as the recluster job computes them (run 1 against no snapshot)."""
+
+    def members(result: ClusterResult, ids: list[str]) -> list[list[str]]:
+        return [[ids[row] for row in np.flatnonzero(result.labels == c)] for c in range(result.n_clusters)]
+
+    before = NOW - timedelta(days=1)
+    minted = match_themes(
+        ThemeSnapshot.empty(DIMENSION), {}, first.centroids, members(first, first_ids), version=1, now=before
+    )
+    snapshot = ThemeSnapshot(
+        1, before, tuple(c.theme_info(label=c.theme_id) for c in minted.clusters), first.centroids
+    )
+    previous_members = dict(zip(minted.theme_ids, members(first, first_ids), strict=True))
+    return match_themes(
+        snapshot, previous_members, second.centroids, members(second, second_ids), version=2, now=NOW
+    )
+
+
+@pytest.fixture(scope="module")
+def cloud_run() -> tuple[npt.NDArray[np.float32], ClusterResult]:
+    vectors, _ = cloud()
+    return vectors, cluster_embeddings(vectors, seed=0)
+
+
+def test_the_state_holds_every_micro_cluster_and_captures_its_members(
+    cloud_run: tuple[npt.NDArray[np.float32], ClusterResult],
+) -> None:
+    vectors, result = cloud_run
+    state = result.state
+    assert state.dimension == DIMENSION
+    assert state.cohesion == DEFAULT_CONFIG.cohesion
+    assert state.micro_centroids.shape == (state.micro_clusters, DIMENSION)
+    np.testing.assert_allclose(np.linalg.norm(state.micro_centroids, axis=1), 1.0, atol=1e-5)
+    assert state.micro_groups.min() == 0
+    # Every report is within the radius of its nearest micro-cluster: an unchanged window is captured whole.
+    similarity = vectors @ state.micro_centroids.T
+    nearest = similarity.argmax(axis=1)
+    assert np.all(similarity[np.arange(len(vectors)), nearest] >= state.micro_radii[nearest] - 1e-4)
+
+
+def test_warm_start_on_unchanged_data_finds_the_same_clusters(
+    cloud_run: tuple[npt.NDArray[np.float32], ClusterResult],
+) -> None:
+    vectors, first = cloud_run
+    assert first.n_clusters >= 5
+    # The window has no natural clusters: a cold run with another seed cuts it elsewhere ...
+    assert adjusted_rand_score(first.labels, cluster_embeddings(vectors, seed=1).labels) < 0.9
+    # ... a warm one keeps the cut, whatever its own seed.
+    for seed in (0, 1):
+        again = cluster_embeddings(
+            vectors, seed=seed, previous=first.state, new_rows=np.zeros(len(vectors), bool)
+        )
+        assert adjusted_rand_score(first.labels, again.labels) == 1.0
+        assert again.n_left_out == first.n_left_out
+
+
+def test_warm_start_keeps_clusters_through_churn(
+    cloud_run: tuple[npt.NDArray[np.float32], ClusterResult],
+) -> None:
+    vectors, first = cloud_run
+    for seed in (1, 2):
+        kept, window, new_rows = churned(vectors, share=0.05, seed=seed)
+        cold = cluster_embeddings(window, seed=0)
+        warm = cluster_embeddings(window, seed=0, previous=first.state, new_rows=new_rows)
+        assert kept_share(first.labels[kept], cold.labels[: kept.size]) < 0.8  # what the ids suffered before
+        assert kept_share(first.labels[kept], warm.labels[: kept.size]) >= 0.98
+
+
+def test_a_new_tight_group_is_born_and_the_rest_continues(
+    cloud_run: tuple[npt.NDArray[np.float32], ClusterResult],
+) -> None:
+    vectors, first = cloud_run
+    _, basis = cloud()
+    # Close to the cloud (cosine ~0.55 to the nearest theme's centroid), yet a group of its own.
+    centre = normalize_rows((basis[0] + 0.6 * basis[6])[None, :])[0]
+    assert 0.5 < float((first.centroids @ centre).max()) < 0.6
+    group = tight_group(centre, 40, seed=3)
+    window = np.concatenate([vectors, group])
+    new_rows = np.r_[np.zeros(len(vectors), bool), np.ones(len(group), bool)]
+    second = cluster_embeddings(window, seed=0, previous=first.state, new_rows=new_rows)
+
+    group_labels = set(second.labels[len(vectors) :].tolist())
+    assert len(group_labels) == 1
+    assert LEFT_OUT not in group_labels
+    (group_cluster,) = group_labels
+    assert second.sizes[group_cluster] == len(group)  # nothing else joined it
+    ids = [f"r{i}" for i in range(len(window))]
+    outcome = identities(first, ids[: len(vectors)], second, ids)
+    events = [identity.lineage.event for identity in outcome.clusters]
+    assert events[group_cluster] is LineageEvent.BORN
+    assert events.count(LineageEvent.CONTINUED) == len(events) - 1 == first.n_clusters
+
+
+def test_warm_start_is_deterministic(cloud_run: tuple[npt.NDArray[np.float32], ClusterResult]) -> None:
+    vectors, first = cloud_run
+    _, window, new_rows = churned(vectors, share=0.1, seed=4)
+    one = cluster_embeddings(window, seed=5, previous=first.state, new_rows=new_rows)
+    two = cluster_embeddings(window.copy(), seed=5, previous=first.state, new_rows=new_rows.copy())
+    for left, right in [
+        (one.labels, two.labels),
+        (one.centroids, two.centroids),
+        (one.thresholds, two.thresholds),
+        (one.state.micro_centroids, two.state.micro_centroids),
+        (one.state.micro_radii, two.state.micro_radii),
+        (one.state.micro_groups, two.state.micro_groups),
+    ]:
+        np.testing.assert_array_equal(left, right)
+
+
+def on_arc(basis: npt.NDArray[np.float32], degrees: float) -> npt.NDArray[np.float32]:
+    """The unit vector `degrees` along the great circle through basis[0] and basis[1]."""
+    angle = np.radians(degrees)
+    return (np.cos(angle) * basis[0] + np.sin(angle) * basis[1]).astype(np.float32)
+
+
+def arc_window(
+    basis: npt.NDArray[np.float32], groups: dict[str, float], *, seed: int
+) -> tuple[npt.NDArray[np.float32], list[str]]:
+    """40 reports per named group at its angle on the arc, plus four unrelated themes far away."""
+    named = {**groups, **{f"other{i}": -1.0 - i for i in range(4)}}
+    vectors, ids = [], []
+    for number, (name, degrees) in enumerate(named.items()):
+        centre = on_arc(basis, degrees) if degrees >= 0 else basis[int(-degrees) + 3]
+        vectors.append(tight_group(centre, 40, seed=seed * 100 + number))
+        ids += [f"{name}-{seed}-{i}" for i in range(40)]
+    return np.concatenate(vectors), ids
+
+
+def test_a_theme_whose_middle_leaves_splits() -> None:
+    _, basis = cloud()
+    # Run 1: one theme along an arc of 78 degrees, ends and middle equally full.
+    vectors_1, ids_1 = arc_window(basis, {"left": 0.0, "middle": 39.0, "right": 78.0}, seed=1)
+    first = cluster_embeddings(vectors_1, seed=0)
+    arc = first.labels[: 3 * 40]
+    assert len(set(arc.tolist())) == 1
+    # Run 2: the middle's reports left the window, new ones arrived at both ends.
+    vectors_2, ids_2 = arc_window(basis, {"left": 0.0, "right": 78.0}, seed=2)
+    keep = [i for i, report in enumerate(ids_1) if not report.startswith("middle")]
+    window = np.concatenate([vectors_1[keep], vectors_2])
+    ids = [ids_1[i] for i in keep] + ids_2
+    second = cluster_embeddings(
+        window, seed=0, previous=first.state, new_rows=np.array([r not in ids_1 for r in ids])
+    )
+
+    left = {second.labels[i] for i, r in enumerate(ids) if r.startswith("left")}
+    right = {second.labels[i] for i, r in enumerate(ids) if r.startswith("right")}
+    assert len(left) == len(right) == 1
+    assert left != right
+    events = [identity.lineage.event for identity in identities(first, ids_1, second, ids).clusters]
+    assert events[left.pop()] is events[right.pop()] is LineageEvent.SPLIT
+
+
+@pytest.mark.parametrize(
+    ("degrees_apart", "merged"),
+    [(46.0, True), (60.0, False)],
+    ids=["much-closer-merge", "a-little-closer-stay-apart"],
+)
+def test_two_themes_whose_far_sides_leave_merge_only_when_clearly_one(
+    degrees_apart: float, merged: bool
+) -> None:
+    _, basis = cloud()
+    # Run 1: two themes, each two groups 37 degrees apart, `degrees_apart` between the themes.
+    groups = {"a_far": 0.0, "a_near": 37.0, "b_near": 37.0 + degrees_apart, "b_far": 74.0 + degrees_apart}
+    vectors_1, ids_1 = arc_window(basis, groups, seed=1)
+    first = cluster_embeddings(vectors_1, seed=0)
+    assert len(set(first.labels[:80].tolist())) == len(set(first.labels[80:160].tolist())) == 1
+    assert first.labels[0] != first.labels[80]
+    # Run 2: only the near sides are left, with new reports there.
+    near_sides = {"a_near": groups["a_near"], "b_near": groups["b_near"]}
+    vectors_2, ids_2 = arc_window(basis, near_sides, seed=2)
+    keep = [i for i, report in enumerate(ids_1) if "_far" not in report]
+    window = np.concatenate([vectors_1[keep], vectors_2])
+    ids = [ids_1[i] for i in keep] + ids_2
+    new_rows = np.array([report not in ids_1 for report in ids])
+    second = cluster_embeddings(window, seed=0, previous=first.state, new_rows=new_rows)
+
+    near = [i for i, report in enumerate(ids) if "near" in report]
+    # A cold run merges the near sides either way (their union passes `cohesion`) ...
+    assert len(set(cluster_embeddings(window, seed=0).labels[near].tolist())) == 1
+    # ... a warm one only when they are clearly one theme (cohesion + merge_margin): no flapping.
+    assert len(set(second.labels[near].tolist())) == (1 if merged else 2)
+    if merged:
+        events = [identity.lineage.event for identity in identities(first, ids_1, second, ids).clusters]
+        assert events[second.labels[near[0]]] is LineageEvent.MERGED
+
+
+def test_a_state_that_does_not_fit_is_ignored(
+    cloud_run: tuple[npt.NDArray[np.float32], ClusterResult],
+) -> None:
+    vectors, first = cloud_run
+    cold = cluster_embeddings(vectors, seed=1)
+    no_new = np.zeros(len(vectors), bool)
+    other_model = cluster_embeddings(vectors[:, :100], seed=1, previous=first.state, new_rows=no_new)
+    assert other_model.labels.tolist() == cluster_embeddings(vectors[:, :100], seed=1).labels.tolist()
+    empty = cluster_embeddings(
+        vectors, seed=1, previous=ClusteringState.empty(DIMENSION, 0.78), new_rows=no_new
+    )
+    np.testing.assert_array_equal(empty.labels, cold.labels)
+    tighter = ClusteringConfig(cohesion=0.8)
+    other_cohesion = cluster_embeddings(vectors, tighter, seed=1, previous=first.state, new_rows=no_new)
+    np.testing.assert_array_equal(other_cohesion.labels, cluster_embeddings(vectors, tighter, seed=1).labels)
+
+
+def test_warm_start_needs_to_know_the_new_reports(
+    cloud_run: tuple[npt.NDArray[np.float32], ClusterResult],
+) -> None:
+    vectors, first = cloud_run
+    with pytest.raises(ValueError, match="new_rows is required"):
+        cluster_embeddings(vectors, previous=first.state)
+    with pytest.raises(ValueError, match="one flag per row"):
+        cluster_embeddings(vectors, previous=first.state, new_rows=np.zeros(3, bool))

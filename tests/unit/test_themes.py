@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from riskradar.themes import ThemeInfo, ThemeSnapshot, assign_to_themes, normalize_rows
+from riskradar.themes import ClusteringState, ThemeInfo, ThemeSnapshot, assign_to_themes, normalize_rows
 
 E1, E2, E3 = np.eye(3, dtype=np.float32)
 
@@ -57,3 +57,36 @@ def test_normalize_rows_keeps_zero_rows() -> None:
     rows = normalize_rows([[3, 4, 0], [0, 0, 0]])
     assert rows.dtype == np.float32
     np.testing.assert_allclose(rows, [[0.6, 0.8, 0.0], [0.0, 0.0, 0.0]])
+
+
+def clustering_state(**changes: object) -> ClusteringState:
+    fields: dict[str, object] = {
+        "micro_centroids": np.array([E1, E2], dtype=np.float32),
+        "micro_radii": np.array([0.9, 0.8], dtype=np.float32),
+        "micro_groups": np.array([0, 0], dtype=np.int64),
+        "cohesion": 0.78,
+    }
+    return ClusteringState(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def test_clustering_state_knows_its_size() -> None:
+    state = clustering_state()
+    assert (state.micro_clusters, state.dimension) == (2, 3)
+    empty = ClusteringState.empty(384, 0.78)
+    assert (empty.micro_clusters, empty.dimension, empty.cohesion) == (0, 384, 0.78)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"micro_radii": np.array([0.9], dtype=np.float32)}, "disagree"),
+        ({"micro_groups": np.array([0, 1, 2], dtype=np.int64)}, "disagree"),
+        ({"micro_centroids": np.array([1.0, 0.0], dtype=np.float32)}, "disagree"),
+        ({"micro_radii": np.array([np.nan, 0.8], dtype=np.float32)}, "NaN"),
+        ({"micro_groups": np.array([0, -1], dtype=np.int64)}, ">= 0"),
+    ],
+    ids=["radii", "groups", "one-dimensional", "nan", "negative-group"],
+)
+def test_clustering_state_refuses_inconsistent_arrays(changes: dict[str, object], reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        clustering_state(**changes)

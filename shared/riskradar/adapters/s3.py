@@ -7,12 +7,15 @@ Layout in the artifacts bucket:
     themes/v<version>/manifest.json           a published snapshot: theme metadata ...
     themes/v<version>/centroids.npy           ... its centroids ...
     themes/v<version>/members.npz             ... each theme's member report ids in that run ...
-    themes/v<version>/<name>.json             ... and documents published with it (stats.json)
+    themes/v<version>/<name>.json             ... documents published with it (stats.json) ...
+    themes/v<version>/clustering.npz          ... and the clustering's state, the next run's warm start
     themes/current.json                       the pointer readers follow: {"version", "manifest_key"}
     novelty/state.json                        the online novelty detector's state (one JSON object)
 
-A snapshot is published by writing its two objects first and the pointer last. Each S3 PUT is
-atomic, so a reader sees either the old snapshot or the whole new one, never half of it.
+A snapshot is published by writing its objects first and the pointer last. Each S3 PUT is atomic,
+so a reader sees either the old snapshot or the whole new one, never half of it. Snapshots published
+before warm starts existed have no clustering.npz (and no `clustering_state_key`): the next run
+then starts cold.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import io
 import json
 import re
 import uuid
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from botocore.exceptions import ClientError
 
-from riskradar.themes import SnapshotManifest, ThemeSnapshot, Vectors
+from riskradar.themes import ClusteringState, SnapshotManifest, ThemeSnapshot, Vectors
 
 EMBEDDINGS_PREFIX = "embeddings/"
 _DOCUMENT_NAME = re.compile(r"[a-z]+(-[a-z]+)*")
@@ -174,6 +178,7 @@ class ThemeSnapshotStore:
         self._cached: ThemeSnapshot | None = None
         self._members_key: str | None = None
         self._documents: dict[str, str] = {}
+        self._clustering_state_key: str | None = None
 
     def current(self) -> ThemeSnapshot:
         """The published snapshot; an empty one before the first publication.
@@ -207,6 +212,7 @@ class ThemeSnapshotStore:
         centroids = np.load(io.BytesIO(raw), allow_pickle=False).astype(np.float32)
         self._members_key = manifest.members_key
         self._documents = dict(manifest.documents)
+        self._clustering_state_key = manifest.clustering_state_key
         return ThemeSnapshot(
             manifest.version, manifest.created_at, manifest.themes, centroids, dormant=manifest.dormant_themes
         )
@@ -238,12 +244,33 @@ class ThemeSnapshotStore:
         body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         return body
 
+    def current_clustering_state(self) -> ClusteringState | None:
+        """The clustering state published with the current snapshot, for the next run's warm start.
+
+        None before the first snapshot, for a snapshot published without one and when its object
+        is gone (the warm start is an optimisation: the run starts cold). Raises ValueError naming
+        the key when the object is there but is not a clustering state.
+        """
+        self.current()
+        key = self._clustering_state_key
+        if not key:
+            return None
+        try:
+            raw = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        try:
+            return clustering_state_from_npz(raw)
+        except ValueError as error:
+            raise ValueError(f"s3://{self._bucket}/{key}: {error}") from error
+
     def publish(
         self,
         snapshot: ThemeSnapshot,
         *,
         members: Mapping[str, Sequence[str]] | None = None,
         documents: Mapping[str, bytes] | None = None,
+        clustering_state: ClusteringState | None = None,
     ) -> SnapshotManifest:
         """Write the snapshot's objects, then the pointer: readers switch to it atomically.
         `documents` are JSON bodies by name (lower-case letters and dashes), published with it."""
@@ -262,6 +289,12 @@ class ThemeSnapshotStore:
             self._s3.put_object(
                 Bucket=self._bucket, Key=document_keys[name], Body=body, ContentType="application/json"
             )
+        clustering_state_key = None
+        if clustering_state is not None:
+            clustering_state_key = f"{prefix}clustering.npz"
+            self._s3.put_object(
+                Bucket=self._bucket, Key=clustering_state_key, Body=clustering_state_npz(clustering_state)
+            )
         manifest = SnapshotManifest(
             version=snapshot.version,
             created_at=snapshot.created_at,
@@ -271,6 +304,7 @@ class ThemeSnapshotStore:
             dormant_themes=snapshot.dormant,
             members_key=members_key,
             documents=document_keys,
+            clustering_state_key=clustering_state_key,
         )
         self._s3.put_object(Bucket=self._bucket, Key=manifest.centroids_key, Body=buffer.getvalue())
         manifest_key = f"{prefix}manifest.json"
@@ -451,3 +485,31 @@ class DigestStore:
             raise KeyError(f"the digest has no {kind} rendering")
         body: bytes = self._s3.get_object(Bucket=self._bucket, Key=reference.keys[kind])["Body"].read()
         return body.decode("utf-8")
+
+
+def clustering_state_npz(state: ClusteringState) -> bytes:
+    """The bytes of `themes/v<version>/clustering.npz` (read back by clustering_state_from_npz)."""
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        micro_centroids=state.micro_centroids.astype(np.float32),
+        micro_radii=state.micro_radii.astype(np.float32),
+        micro_groups=state.micro_groups.astype(np.int64),
+        cohesion=np.float64(state.cohesion),
+    )
+    return buffer.getvalue()
+
+
+def clustering_state_from_npz(raw: bytes) -> ClusteringState:
+    """Raises ValueError for an object that is not a consistent clustering state."""
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+            return ClusteringState(
+                micro_centroids=data["micro_centroids"].astype(np.float32),
+                micro_radii=data["micro_radii"].astype(np.float32),
+                micro_groups=data["micro_groups"].astype(np.int64),
+                cohesion=float(data["cohesion"]),
+            )
+    # Not an .npz, or one without these arrays (a bad shape or NaN is ClusteringState's ValueError).
+    except (KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"not a clustering state object: {error}") from error
