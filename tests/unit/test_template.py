@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -133,3 +134,23 @@ def test_every_http_route_has_a_sample_event(template: SamTemplate) -> None:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_each_route_is_served_by_the_function_whose_handler_declares_it(template: SamTemplate) -> None:
+    """A route attached to the wrong function still deploys (and passed cfn-lint once, after a bad
+    merge): compare the template's routes with the routes each handler's resolver declares."""
+    declared: dict[str, set[str]] = {}
+    for logical_id, function in template.functions().items():
+        if function.code_dir is None or not (function.code_dir / "app.py").is_file():
+            continue
+        source = (function.code_dir / "app.py").read_text(encoding="utf-8")
+        for method, path in re.findall(r'@app\.(get|post|put|patch|delete)\("([^"]+)"\)', source):
+            template_path = re.sub(r"<([a-z_]+)>", r"{\1}", path)
+            route = f"{method.upper()} {template_path}"
+            declared.setdefault(route, set()).add(logical_id)
+    for logical_id, function in template.functions().items():
+        for event in function.http_events:
+            route = f"{event.method} {event.path}"
+            assert declared.get(route) == {logical_id}, f"{route} is attached to {logical_id}"
+    served = {f"{e.method} {e.path}" for f in template.functions().values() for e in f.http_events}
+    assert set(declared) == served, "a handler declares a route the template does not serve, or the reverse"
