@@ -14,6 +14,7 @@ to re-check ClusteringConfig.threads on the machine at hand.
 
     .venv/bin/python benchmarks/cluster_scale.py
     .venv/bin/python benchmarks/cluster_scale.py --sizes 10000,100000 --threads 1,default
+    .venv/bin/python benchmarks/cluster_scale.py --json out/cluster_scale.json   # for cost_model.py
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def main() -> None:
         "--threads", default="1", help='comma-separated thread settings: numbers or "default"'
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     threads: list[int | None] = [None if t.strip() == "default" else int(t) for t in args.threads.split(",")]
@@ -136,6 +138,21 @@ def main() -> None:
         )
     # The goal is judged on the configuration the recluster job runs: the default thread setting.
     from riskradar.clustering import DEFAULT_CONFIG
+
+    if args.json:
+        measured = [
+            {
+                "reports": size,
+                "threads": setting,
+                "default_config": setting == DEFAULT_CONFIG.threads,
+                "themes": int(len(np.unique(labels[labels >= 0]))),
+                **answer,
+            }
+            for size, setting, answer, labels, _ in rows
+        ]
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        document = {"machine": machine_description(), "noise": args.noise, "runs": measured}
+        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
     at_goal = [a for size, t, a, _, _ in rows if size == GOAL_SIZE and t == DEFAULT_CONFIG.threads]
     if at_goal:
