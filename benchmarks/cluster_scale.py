@@ -145,7 +145,7 @@ def main() -> None:
                 "reports": size,
                 "threads": setting,
                 "default_config": setting == DEFAULT_CONFIG.threads,
-                "themes": int(len(np.unique(labels[labels >= 0]))),
+                "themes": len(np.unique(labels[labels >= 0])),
                 **answer,
             }
             for size, setting, answer, labels, _ in rows

@@ -280,7 +280,7 @@ def _demo(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------ replay
 
 
-def _replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _replay(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from riskradar.replay import Columns, ReplayPlan, read_rows, shift_to_end, synthesize_reports
@@ -322,7 +322,7 @@ def _replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             recluster=args.recluster is not False,
         )
         return 0
-    return _replay_to_api(api_url, reports, args.file.name, args.batch_size, out)
+    return _replay_to_api(api_url, reports, args.file.name, args.batch_size, sys.stdout)
 
 
 def _replay_to_api(

@@ -190,11 +190,12 @@ def replay_locally(
     batch_size: int = 100,
     recluster: bool = True,
     stage: str = "replay",
-    out: TextIO = sys.stdout,
+    out: TextIO | None = None,
 ) -> ReplaySummary:
     """`riskradar replay FILE` without --api-url: the reports through a local stack of their own,
     triaged while they are sent; then one recluster run (the scheduled job) if asked, and where
     every report went."""
+    out = out or sys.stdout
     logging.getLogger("riskradar-local").setLevel(logging.WARNING)
     print(f"riskradar replay: {len(reports):,} reports from {source_name} through a local stack", file=out)
     with LocalStack.start(

@@ -117,6 +117,7 @@ def invoke_deployed(target: AwsTarget, logical_id: str = RECLUSTER_FUNCTION) -> 
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
+    name = target.function_name or f"{logical_id} of stack {target.stack_name}"
     try:
         session = boto3.Session(profile_name=target.profile, region_name=target.region)
         name = target.function_name or _physical_id(session, target, logical_id)
@@ -128,9 +129,9 @@ def invoke_deployed(target: AwsTarget, logical_id: str = RECLUSTER_FUNCTION) -> 
         answer = client.invoke(FunctionName=name, InvocationType="RequestResponse", Payload=b"{}")
         payload = answer["Payload"].read()
     except ClientError as error:
-        raise RemoteError(f"AWS refused: {error}") from None
-    except BotoCoreError as error:
-        raise RemoteError(f"cannot call AWS: {error}") from None
+        raise RemoteError(f"{name}: AWS refused: {error}") from None
+    except BotoCoreError as error:  # no credentials or region, an unknown profile, no network
+        raise RemoteError(f"{name}: cannot call AWS: {error}") from None
     try:
         result = json.loads(payload or b"null")
     except ValueError:

@@ -181,7 +181,7 @@ def _csv_records(
         for record in reader:
             yield f"line {reader.line_num}", record
     except csv.Error as error:
-        raise DatasetError(f"{path}: line {reader.line_num} is not valid CSV ({error})") from None
+        raise DatasetError(f"{path}: line {reader.line_num + 1} is not valid CSV ({error})") from None
 
 
 def _jsonl_records(raw: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
