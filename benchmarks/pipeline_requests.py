@@ -3,9 +3,9 @@ that the other benchmarks do not measure.
 
 On the embedded local stack, N Banking77 reports are posted through the HTTP API in batches (as a
 marketplace backend would), triaged (SQS batches as the template configures them) and reclustered
-once. Every AWS API call a function makes is counted by service and operation (a botocore hook on
-the session the handlers' clients come from; the local stack's own pollers use another session and
-are not counted), with the sizes that AWS bills by: DynamoDB item sizes (write units per 1 KB),
+once. Every AWS API call a function makes while it runs is counted by service and operation (at
+botocore's one call path; the local stack's own SQS polling happens between invocations and is not
+counted), with the sizes that AWS bills by: DynamoDB item sizes (write units per 1 KB),
 SQS payloads (one request per 64 KB chunk), S3 objects and the bytes each function logs. Each
 handler invocation is timed (wall clock and this process's CPU time).
 
@@ -36,7 +36,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import boto3
+import botocore.client
 import requests
 
 from riskradar.local.defaults import PROJECT_ROOT, TEMPLATE
@@ -67,27 +67,28 @@ class CallLog:
         self.units: dict[str, Counter[str]] = defaultdict(Counter)
         self.invocations: dict[str, list[dict[str, float]]] = defaultdict(list)
 
-    def hook(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+    def observe(self, client: Any, operation_name: str, params: dict[str, Any]) -> None:
         if self.current is None:
             return
-        service = model.service_model.service_name
-        operation = f"{service}:{model.name}"
+        service = client.meta.service_model.service_name
+        name = operation_name
+        operation = f"{service}:{name}"
         calls, units = self.calls[self.current], self.units[self.current]
         calls[operation] += 1
         if service == "dynamodb":
-            for item in _written_items(model.name, params):
+            for item in _written_items(name, params):
                 units[f"{operation}:write_units"] += max(1, math.ceil(len(json.dumps(item)) / 1024))
             # Reads: one unit per item read (strongly consistent, items under 4 KB); a Query or Scan
             # counts one, a lower bound.
             keys = sum(len(table.get("Keys", [])) for table in params.get("RequestItems", {}).values())
-            if model.name in ("GetItem", "Query", "Scan") or keys:
+            if name in ("GetItem", "Query", "Scan") or keys:
                 units[f"{operation}:read_units"] += keys or 1
-        elif service == "sqs" and model.name in ("SendMessage", "SendMessageBatch"):
+        elif service == "sqs" and name in ("SendMessage", "SendMessageBatch"):
             bodies = [params.get("MessageBody", "")] + [e["MessageBody"] for e in params.get("Entries", [])]
             size = sum(len(str(b).encode()) for b in bodies)
             units[f"{operation}:billed_requests"] += max(1, math.ceil(size / 65536))
             units[f"{operation}:messages"] += len(params.get("Entries", [])) or 1
-        elif service == "s3" and model.name == "PutObject":
+        elif service == "s3" and name == "PutObject":
             body = params.get("Body", b"")
             units[f"{operation}:bytes"] += len(body) if isinstance(body, bytes | str) else 0
 
@@ -156,11 +157,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args()
 
-    # The handlers' clients come from boto3's default session: hook it before they are created.
-    boto3.setup_default_session()
+    # Every client, whatever session made it (Powertools' idempotency and parameters utilities make
+    # their own): observe each API call at the one place all of them pass.
     log = CallLog()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-call", log.hook)
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def observed(client: Any, operation_name: str, params: dict[str, Any]) -> Any:
+        log.observe(client, operation_name, params)
+        return make_api_call(client, operation_name, params)
+
+    botocore.client.BaseClient._make_api_call = observed
     function_output = logging.getLogger("aws.lambda")
     function_output.setLevel(logging.INFO)
     function_output.addHandler(_LogBytes(log))
