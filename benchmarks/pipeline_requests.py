@@ -77,7 +77,9 @@ class CallLog:
         calls[operation] += 1
         if service == "dynamodb":
             for item in _written_items(name, params):
-                units[f"{operation}:write_units"] += max(1, math.ceil(len(json.dumps(item)) / 1024))
+                units[f"{operation}:write_units"] += max(
+                    1, math.ceil(len(json.dumps(item, default=str)) / 1024)
+                )
             # Reads: one unit per item read (strongly consistent, items under 4 KB); a Query or Scan
             # counts one, a lower bound.
             keys = sum(len(table.get("Keys", [])) for table in params.get("RequestItems", {}).values())

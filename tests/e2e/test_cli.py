@@ -157,7 +157,7 @@ def test_digest_with_a_refused_token_says_so(
     assert (status, "refused the token" in err) == (2, True)
 
 
-@pytest.mark.filterwarnings("ignore:Tried to parse AWS::.* but it's not supported:UserWarning")
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS.*not supported by moto:UserWarning")
 def test_recluster_on_a_deployed_stack_resolves_the_function_and_reports_the_failure(
     stack: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
