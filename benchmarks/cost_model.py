@@ -168,6 +168,8 @@ def build(
     monthly_reports: int,
     basis: str,
     aws_call_ms: float,
+    s3_get_ms: float = 20.0,
+    shards_per_batch: float = 1.0,
 ) -> Model:
     model = Model()
     per = MILLION  # reports
@@ -247,23 +249,22 @@ def build(
         per * (polls + units(t_units, "billed_requests", "sqs") + polls) * SQS_STANDARD_REQUEST,
         "signal consumer's receive + delete included",
     )
+    shard_puts = shards_per_batch / TRIAGE_BATCH_SIZE  # per report
+    snapshot_reads = calls(triage["calls_per_report"], "s3:GetObject", "s3:ListObjectsV2")
     model.add(
         "triage",
         "S3 (embedding shards, snapshot reads)",
-        per
-        * (
-            calls(triage["calls_per_report"], "s3:PutObject") * S3_PUT
-            + calls(triage["calls_per_report"], "s3:GetObject", "s3:ListObjectsV2") * S3_GET
-        ),
-        "one shard per batch",
+        per * (shard_puts * S3_PUT + snapshot_reads * S3_GET),
+        f"{shards_per_batch:g} shard per batch",
     )
 
     # ------------------------------------------------------------------------------ recluster
     window = monthly_reports * RECLUSTER_WINDOW_DAYS / 30
     cluster_s, extrapolated = clustering_seconds(cluster, window, basis)
-    shards_in_window = window * calls(triage["calls_per_report"], "s3:PutObject")
+    # The job reads every shard of its window, one GET after the other (EmbeddingShardStore).
+    shards_in_window = window * shard_puts
     run_calls = aws_calls(recluster["calls_per_run"]) - calls(recluster["calls_per_run"], "s3:GetObject")
-    run_s = cluster_s + (shards_in_window + run_calls) * latency_s
+    run_s = cluster_s + shards_in_window * s3_get_ms / 1000 + run_calls * latency_s
     share = MILLION / monthly_reports  # of a month's recluster cost that falls on 1M reports
     model.add(
         "recluster",
@@ -349,15 +350,21 @@ def build(
         f"Lambda duration = measured {'CPU' if basis == 'cpu' else 'wall clock'} time "
         f"+ {aws_call_ms:g} ms per AWS call "
         f"({intake_calls:.0f} per intake request, {t_calls_per_batch:.0f} per triage batch, "
-        f"{shards_in_window + run_calls:,.0f} per recluster run)",
+        f"{run_calls:,.0f} per recluster run) and {s3_get_ms:g} ms per S3 GET "
+        f"({shards_in_window:,.0f} embedding shards read per recluster run, one after the other)",
+        f"{shards_per_batch:g} embedding shard per triage batch (one per batch and day: reports arriving "
+        f"live; the measuring replay spread each batch over several days: "
+        f"{calls(triage['calls_per_report'], 's3:PutObject') * TRIAGE_BATCH_SIZE:.1f} S3 PUTs per batch)",
         "arm64 (Graviton) as fast as the measuring x86 core; no free tier, no savings plans; "
         "us-east-1 prices of 2026-11-28",
         "strategist API: a few thousand requests a month, well under a cent: left out",
     ]
     if extrapolated:
+        largest = max(cluster["runs"], key=lambda run: run["reports"])
         model.assumptions.append(
-            f"the recluster window ({window:,.0f} reports) is outside the measured sizes: "
-            "time extrapolated linearly"
+            f"the recluster window ({window:,.0f} reports) is outside the measured sizes: time extrapolated "
+            f"linearly; memory too is untested there ({largest['peak_rss_mb']:,.0f} MB peak at "
+            f"{largest['reports']:,} reports; the function has {RECLUSTER_MEMORY_GB * 1024:,.0f} MB)"
         )
     return model
 
@@ -403,6 +410,10 @@ def main() -> None:
     parser.add_argument(
         "--aws-call-ms", type=float, default=5.0, help="latency of one AWS call in-region (default 5)"
     )
+    parser.add_argument("--s3-get-ms", type=float, default=20.0, help="time of one shard GET (default 20)")
+    parser.add_argument(
+        "--shards-per-batch", type=float, default=1.0, help="embedding shards per triage batch (default 1)"
+    )
     args = parser.parse_args()
     if args.monthly_reports < 1:
         parser.error("--monthly-reports must be positive")
@@ -417,6 +428,8 @@ def main() -> None:
         monthly_reports=args.monthly_reports,
         basis=args.duration,
         aws_call_ms=args.aws_call_ms,
+        s3_get_ms=args.s3_get_ms,
+        shards_per_batch=args.shards_per_batch,
     )
     machine = triage_run.get("machine", {})
     described = (

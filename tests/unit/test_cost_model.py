@@ -78,8 +78,20 @@ def inputs(
     triage = {"handler_seconds": [triage_seconds] * 3, "other_processes_cpu_share": [others, others, others]}
     cluster = {
         "runs": [
-            {"reports": 10_000, "seconds": 3.0, "cpu_seconds": 2.0, "default_config": True},
-            {"reports": 100_000, "seconds": 30.0, "cpu_seconds": 20.0, "default_config": True},
+            {
+                "reports": 10_000,
+                "seconds": 3.0,
+                "cpu_seconds": 2.0,
+                "peak_rss_mb": 240.0,
+                "default_config": True,
+            },
+            {
+                "reports": 100_000,
+                "seconds": 30.0,
+                "cpu_seconds": 20.0,
+                "peak_rss_mb": 640.0,
+                "default_config": True,
+            },
         ]
     }
     return pipeline, triage, cluster
@@ -129,14 +141,16 @@ def test_the_cpu_basis_removes_what_other_processes_took(cost_model: ModuleType)
 
 
 def test_recluster_cost_per_report_follows_the_window_it_reclusters(cost_model: ModuleType) -> None:
-    small = cost_model.build(*inputs(), monthly_reports=10_000, basis="cpu", aws_call_ms=0)
-    large = cost_model.build(*inputs(), monthly_reports=100_000, basis="cpu", aws_call_ms=0)
+    small = cost_model.build(*inputs(), monthly_reports=10_000, basis="cpu", aws_call_ms=0, s3_get_ms=0)
+    large = cost_model.build(*inputs(), monthly_reports=100_000, basis="cpu", aws_call_ms=0, s3_get_ms=0)
     # Each hourly run clusters the month's reports: 2 s at 10k, 20 s at 100k (measured points), the
     # cost spread over 10x more reports at 100k.
     per_run_small = 720 * 2.0 * 4 * 0.0000133334
     assert line(small, "recluster", "Lambda duration") == pytest.approx(per_run_small * 100)
     assert line(large, "recluster", "Lambda duration") == pytest.approx(per_run_small * 10 * 10)
-    extrapolated = cost_model.build(*inputs(), monthly_reports=1_000_000, basis="cpu", aws_call_ms=0)
+    extrapolated = cost_model.build(
+        *inputs(), monthly_reports=1_000_000, basis="cpu", aws_call_ms=0, s3_get_ms=0
+    )
     assert any("extrapolated" in assumption for assumption in extrapolated.assumptions)
     assert not any("extrapolated" in assumption for assumption in large.assumptions)
 
