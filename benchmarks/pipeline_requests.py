@@ -66,6 +66,7 @@ class CallLog:
         #: chunks, S3 bytes: by function and operation.
         self.units: dict[str, Counter[str]] = defaultdict(Counter)
         self.invocations: dict[str, list[dict[str, float]]] = defaultdict(list)
+        self.failures: list[str] = []
 
     def observe(self, client: Any, operation_name: str, params: dict[str, Any]) -> None:
         if self.current is None:
@@ -82,7 +83,9 @@ class CallLog:
                 )
             # Reads: one unit per item read (strongly consistent, items under 4 KB); a Query or Scan
             # counts one, a lower bound.
-            keys = sum(len(table.get("Keys", [])) for table in params.get("RequestItems", {}).values())
+            keys = 0
+            if name == "BatchGetItem":
+                keys = sum(len(table.get("Keys", [])) for table in params.get("RequestItems", {}).values())
             if name in ("GetItem", "Query", "Scan") or keys:
                 units[f"{operation}:read_units"] += keys or 1
         elif service == "sqs" and name in ("SendMessage", "SendMessageBatch"):
@@ -165,7 +168,10 @@ def main() -> None:
     make_api_call = botocore.client.BaseClient._make_api_call
 
     def observed(client: Any, operation_name: str, params: dict[str, Any]) -> Any:
-        log.observe(client, operation_name, params)
+        try:
+            log.observe(client, operation_name, params)
+        except Exception as error:  # counting must never change what the functions do: report it at the end
+            log.failures.append(f"{operation_name}: {error!r}")
         return make_api_call(client, operation_name, params)
 
     botocore.client.BaseClient._make_api_call = observed
@@ -201,6 +207,8 @@ def main() -> None:
         run = stack.fire_schedule("ReclusterFunction")
         print(f"recluster: {run['reports']} reports, {run['themes']} themes", file=sys.stderr)
 
+    if log.failures:
+        raise SystemExit(f"the call counting failed {len(log.failures)} times, e.g. {log.failures[0]}")
     intake = log.invocations["IntakeFunction"]
     results: dict[str, Any] = {
         "reports": len(reports),
