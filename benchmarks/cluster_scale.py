@@ -20,6 +20,7 @@ stores (`clustering.npz`) and clusters the last n — `--churn` of them new.
     .venv/bin/python benchmarks/cluster_scale.py
     .venv/bin/python benchmarks/cluster_scale.py --sizes 10000,100000 --threads 1,default
     .venv/bin/python benchmarks/cluster_scale.py --warm
+    .venv/bin/python benchmarks/cluster_scale.py --json out/cluster_scale.json   # for cost_model.py
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warm", action="store_true", help="measure a run warm-started from the previous")
     parser.add_argument("--churn", type=float, default=0.05, help="--warm: share of new reports")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     threads: list[int | None] = [None if t.strip() == "default" else int(t) for t in args.threads.split(",")]
@@ -188,6 +190,21 @@ def main() -> None:
         )
     # The goal is judged on the configuration the recluster job runs: the default thread setting.
     from riskradar.clustering import DEFAULT_CONFIG
+
+    if args.json:
+        measured = [
+            {
+                "reports": size,
+                "threads": setting,
+                "default_config": setting == DEFAULT_CONFIG.threads,
+                "themes": len(np.unique(labels[labels >= 0])),
+                **answer,
+            }
+            for size, setting, answer, labels, _ in rows
+        ]
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        document = {"machine": machine_description(), "noise": args.noise, "runs": measured}
+        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
     at_goal = [a for size, t, a, _, _ in rows if size == GOAL_SIZE and t == DEFAULT_CONFIG.threads]
     if at_goal:

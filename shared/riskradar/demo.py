@@ -187,6 +187,44 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> ReplaySummary:
     return summary
 
 
+def replay_locally(
+    reports: list[dict[str, Any]],
+    *,
+    source_name: str,
+    batch_size: int = 100,
+    recluster: bool = True,
+    stage: str = "replay",
+    out: TextIO | None = None,
+) -> ReplaySummary:
+    """`riskradar replay FILE` without --api-url: the reports through a local stack of their own,
+    triaged while they are sent; then one recluster run (the scheduled job) if asked, and where
+    every report went."""
+    out = out or sys.stdout
+    logging.getLogger("riskradar-local").setLevel(logging.WARNING)
+    print(f"riskradar replay: {len(reports):,} reports from {source_name} through a local stack", file=out)
+    with LocalStack.start(
+        TEMPLATE, parameters={"Stage": stage}, stack_name=f"riskradar-{stage}", **local_stack_options()
+    ) as stack:
+        api_url = stack.serve_http()
+        stack.start_background()
+        tap = SignalTap(stack)
+        tap.start()
+        with tqdm(total=len(reports), desc="replay", unit="report", file=sys.stderr, disable=None) as bar:
+            summary = post_batches(api_url, reports, batch_size=batch_size, on_batch=bar.update)
+        stack.stop_background()
+        stack.run_until_idle(timeout_s=1800)
+        if recluster:
+            print_recluster(
+                "replay", stack.fire_schedule("ReclusterFunction"), alerts=drain_alerts(stack), out=out
+            )
+        tap.stop()
+        counts = pipeline_counts(stack, tap)
+        texts = report_texts(stack, [signal["report_id"] for signal in tap.top])
+        print_summary(summary, counts, retried=0, out=out)
+        print_top_signals(tap.top, texts, out=out)
+    return summary
+
+
 def act_as_strategist(
     stack: LocalStack,
     api_url: str,
@@ -371,8 +409,20 @@ def print_summary(summary: ReplaySummary, counts: PipelineCounts, *, retried: in
     print("", file=out)
     for name, count, meaning in lines:
         print(f"  {name:<10} {count:>7,}   {meaning}", file=out)
+    print_refusals(summary, out=out)
+
+
+def print_refusals(summary: ReplaySummary, *, out: TextIO, top: int = 10) -> None:
+    """Why reports were not accepted, most frequent first."""
     for status, count in sorted(summary.refused_requests.items()):
         print(f"  requests refused with HTTP {status}: {count}", file=out)
+    if summary.reasons:
+        print("\n  not accepted, by reason:", file=out)
+        for reason, count in summary.reasons.most_common(top):
+            print(f"  {count:>7,}   {reason}", file=out)
+        hidden = len(summary.reasons) - top
+        if hidden > 0:
+            print(f"           ... and {hidden} other reasons", file=out)
 
 
 def print_top_signals(signals: list[dict[str, Any]], texts: dict[str, str], *, out: TextIO) -> None:

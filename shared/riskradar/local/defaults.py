@@ -72,3 +72,8 @@ def local_issuer_file() -> Path:
     """Where `riskradar serve` leaves its identity provider's key for `riskradar token` (0600)."""
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "riskradar" / "local-issuer.json"
+
+
+def local_serve_file() -> Path:
+    """Where `riskradar serve` tells `riskradar recluster` and `digest` how to reach it (0600)."""
+    return local_issuer_file().with_name("local-serve.json")

@@ -1,0 +1,165 @@
+"""benchmarks/cost_model.py: its settings follow template.yaml, and its arithmetic follows the
+billing rules it cites (Comprehend's 3-unit minimum, per-batch Lambda billing, the recluster window)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from riskradar.local.template import SamTemplate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cost_model() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cost_model", ROOT / "benchmarks" / "cost_model.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["cost_model"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_models_settings_are_the_templates(cost_model: ModuleType) -> None:
+    template = SamTemplate.load(ROOT / "template.yaml")
+    resources = template.resources
+    memory = {
+        name: resources[name]["Properties"]["MemorySize"] for name in ("IntakeFunction", "TriageFunction")
+    }
+    assert memory["IntakeFunction"] / 1024 == cost_model.INTAKE_MEMORY_GB
+    assert memory["TriageFunction"] / 1024 == cost_model.TRIAGE_MEMORY_GB
+    assert resources["ReclusterFunction"]["Properties"]["MemorySize"] / 1024 == cost_model.RECLUSTER_MEMORY_GB
+    source = resources["TriageFunction"]["Properties"]["Events"]["IntakeQueue"]["Properties"]
+    assert source["BatchSize"] == cost_model.TRIAGE_BATCH_SIZE
+    parameters = template.parameter_values()
+    assert parameters["ReclusterSchedule"] == "rate(1 hour)"
+    assert cost_model.RECLUSTER_RUNS_PER_MONTH == 24 * 30
+    assert int(parameters["ReclusterWindowDays"]) == cost_model.RECLUSTER_WINDOW_DAYS
+    for function in ("IntakeFunction", "TriageFunction", "ReclusterFunction"):
+        assert resources[function]["Properties"].get(
+            "Architectures", template.function_globals()["Architectures"]
+        ) == ["arm64"]
+
+
+def inputs(
+    *, chars: float = 80.0, triage_seconds: float = 2.0, others: float = 0.0
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    pipeline = {
+        "intake_batch_size": 100,
+        "mean_text_chars": chars,
+        "intake": {
+            "wall_ms_per_request": [120.0, 100.0, 110.0],
+            "process_cpu_ms_per_request": [60.0, 50.0, 70.0],
+            "calls_per_report": {
+                "dynamodb:PutItem": 1.0,
+                "dynamodb:UpdateItem": 1.0,
+                "sqs:SendMessageBatch": 0.1,
+            },
+            "units_per_report": {
+                "dynamodb:PutItem:write_units": 1.0,
+                "dynamodb:UpdateItem:write_units": 1.0,
+                "sqs:SendMessageBatch:billed_requests": 0.1,
+                "logs:bytes": 300.0,
+            },
+        },
+        "triage": {
+            "calls_per_report": {"s3:PutObject": 0.01, "dynamodb:BatchWriteItem": 0.04},
+            "units_per_report": {"dynamodb:BatchWriteItem:write_units": 2.0, "logs:bytes": 100.0},
+        },
+        "recluster": {"calls_per_run": {"s3:PutObject": 4, "s3:ListObjectsV2": 2}, "units_per_run": {}},
+    }
+    triage = {"handler_seconds": [triage_seconds] * 3, "other_processes_cpu_share": [others, others, others]}
+    cluster = {
+        "runs": [
+            {
+                "reports": 10_000,
+                "seconds": 3.0,
+                "cpu_seconds": 2.0,
+                "peak_rss_mb": 240.0,
+                "default_config": True,
+            },
+            {
+                "reports": 100_000,
+                "seconds": 30.0,
+                "cpu_seconds": 20.0,
+                "peak_rss_mb": 640.0,
+                "default_config": True,
+            },
+        ]
+    }
+    return pipeline, triage, cluster
+
+
+def line(model: Any, component: str, starts: str) -> float:
+    return float(
+        next(
+            item.dollars
+            for item in model.lines
+            if item.component == component and item.item.startswith(starts)
+        )
+    )
+
+
+@pytest.mark.parametrize(("chars", "units"), [(40, 3), (300, 3), (301, 4), (999, 10)])
+def test_comprehend_bills_units_of_100_characters_with_a_3_unit_minimum(
+    cost_model: ModuleType, chars: int, units: int
+) -> None:
+    model = cost_model.build(*inputs(chars=chars), monthly_reports=1_000_000, basis="wall", aws_call_ms=0)
+    assert line(model, "Comprehend", "one") == pytest.approx(units * 0.0001 * 1_000_000)
+
+
+def test_triage_duration_is_billed_per_batch_in_proportion_to_its_time(cost_model: ModuleType) -> None:
+    def triage_duration(seconds: float) -> float:
+        model = cost_model.build(
+            *inputs(triage_seconds=seconds), monthly_reports=10**6, basis="wall", aws_call_ms=0
+        )
+        return line(model, "triage", "Lambda duration")
+
+    assert triage_duration(4.0) == pytest.approx(2 * triage_duration(2.0))
+    # 10,000 batches of 100 reports, 2 s each at 3008 MB, at the arm64 price.
+    assert triage_duration(2.0) == pytest.approx(10_000 * 2.0 * 3008 / 1024 * 0.0000133334)
+
+
+def test_the_cpu_basis_removes_what_other_processes_took(cost_model: ModuleType) -> None:
+    busy = cost_model.build(
+        *inputs(triage_seconds=4.0, others=0.75), monthly_reports=10**6, basis="cpu", aws_call_ms=0
+    )
+    idle = cost_model.build(
+        *inputs(triage_seconds=2.0, others=0.0), monthly_reports=10**6, basis="cpu", aws_call_ms=0
+    )
+    # 4 s of wall clock with a quarter of two cores free is 2 s of CPU; 2 s on an idle machine, 4 s.
+    assert line(busy, "triage", "Lambda duration") == pytest.approx(
+        line(idle, "triage", "Lambda duration") / 2
+    )
+
+
+def test_recluster_cost_per_report_follows_the_window_it_reclusters(cost_model: ModuleType) -> None:
+    small = cost_model.build(*inputs(), monthly_reports=10_000, basis="cpu", aws_call_ms=0, s3_get_ms=0)
+    large = cost_model.build(*inputs(), monthly_reports=100_000, basis="cpu", aws_call_ms=0, s3_get_ms=0)
+    # Each hourly run clusters the month's reports: 2 s at 10k, 20 s at 100k (measured points), the
+    # cost spread over 10x more reports at 100k.
+    per_run_small = 720 * 2.0 * 4 * 0.0000133334
+    assert line(small, "recluster", "Lambda duration") == pytest.approx(per_run_small * 100)
+    assert line(large, "recluster", "Lambda duration") == pytest.approx(per_run_small * 10 * 10)
+    extrapolated = cost_model.build(
+        *inputs(), monthly_reports=1_000_000, basis="cpu", aws_call_ms=0, s3_get_ms=0
+    )
+    assert any("extrapolated" in assumption for assumption in extrapolated.assumptions)
+    assert not any("extrapolated" in assumption for assumption in large.assumptions)
+
+
+def test_the_table_names_the_totals_and_the_alternative(cost_model: ModuleType) -> None:
+    model = cost_model.build(*inputs(), monthly_reports=1_000_000, basis="cpu", aws_call_ms=5)
+    table = cost_model.render(model, "test machine")
+    assert "| **riskradar** | **total** |" in table
+    assert "| **Amazon Comprehend** |" in table
+    assert "measured on: test machine" in table
+    riskradar = sum(item.dollars for item in model.lines if item.component != "Comprehend")
+    assert f"**{riskradar:.2f}**" in table
