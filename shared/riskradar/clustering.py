@@ -85,7 +85,8 @@ the kind of text. Ward favours compact themes of similar spread; a theme much br
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import numpy as np
@@ -189,6 +190,9 @@ class ClusterResult:
     sizes: Labels
     #: What the next run needs to start warm from this one (`cluster_embeddings(previous=...)`).
     state: ClusteringState = field(repr=False)
+    #: (k,) the group of `state.micro_groups` each cluster was cut from (how merge_clusters keeps
+    #: the warm start's groups in step with the clusters it combines).
+    groups: Labels = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
 
     @property
     def n_clusters(self) -> int:
@@ -612,22 +616,66 @@ def _finalise(
         nearest = similarities.argmax(axis=1)
         accepted = similarities[np.arange(orphans.size), nearest] >= thresholds[nearest]
         labels[orphans[accepted]] = nearest[accepted]
-        if accepted.any():
-            centroids = _centroids(unit, labels, kept.size)
-            thresholds = _thresholds(unit, labels, centroids, config)
+    return _numbered(unit, labels, kept.astype(np.int64), config, state)
 
-    sizes = np.bincount(labels[labels >= 0], minlength=kept.size).astype(np.int64)
-    first_member = np.full(kept.size, n, dtype=np.int64)
+
+def merge_clusters(
+    vectors: Vectors,
+    result: ClusterResult,
+    groups: Sequence[Sequence[int]],
+    config: ClusteringConfig = DEFAULT_CONFIG,
+) -> ClusterResult:
+    """`result` with each group of its clusters made one cluster — what a strategist's merge of two
+    themes asks of every later run. Centroids, thresholds and sizes are recomputed, clusters are
+    numbered largest first again, and the warm-start state puts the merged clusters' micro-clusters
+    in one group. `vectors` are the rows `result` was computed on."""
+    unit = _unit_rows(vectors)
+    if unit.shape[0] != result.labels.shape[0]:
+        raise ValueError(f"{unit.shape[0]} vectors for a clustering of {result.labels.shape[0]} reports")
+    labels = result.labels.copy()
+    micro_groups = result.state.micro_groups.copy()
+    cut_groups = result.groups.copy()
+    for group in groups:
+        members = sorted({int(cluster) for cluster in group})
+        if not members or members[0] < 0 or members[-1] >= result.n_clusters:
+            raise ValueError(f"cluster group {list(group)} is not within 0..{result.n_clusters - 1}")
+        target = members[0]
+        labels[np.isin(labels, members)] = target
+        if cut_groups.size:
+            micro_groups[np.isin(micro_groups, cut_groups[members])] = cut_groups[target]
+            cut_groups[members] = cut_groups[target]
+    present = np.unique(labels[labels >= 0])
+    renumber = np.full(max(result.n_clusters, 1), LEFT_OUT, dtype=np.int64)
+    renumber[present] = np.arange(present.size, dtype=np.int64)
+    labels = np.where(labels >= 0, renumber[np.maximum(labels, 0)], LEFT_OUT)
+    state = replace(result.state, micro_groups=micro_groups)
+    return _numbered(unit, labels, cut_groups[present] if cut_groups.size else present, config, state)
+
+
+def _numbered(
+    unit: Vectors, labels: Labels, cut_groups: Labels, config: ClusteringConfig, state: ClusteringState
+) -> ClusterResult:
+    """The clusters of `labels` (ids 0..k-1, `cut_groups[i]` the cut group of cluster i) with their
+    centroids, thresholds and sizes, renumbered largest first (ties: by their first member)."""
+    n, dimension = unit.shape
+    count = cut_groups.size
+    if count == 0:
+        return _empty_result(n, dimension, state)
+    centroids = _centroids(unit, labels, count)
+    thresholds = _thresholds(unit, labels, centroids, config)
+    sizes = np.bincount(labels[labels >= 0], minlength=count).astype(np.int64)
+    first_member = np.full(count, n, dtype=np.int64)
     np.minimum.at(first_member, labels[labels >= 0], np.flatnonzero(labels >= 0))
     order = np.lexsort((first_member, -sizes))
-    rank = np.empty(kept.size, dtype=np.int64)
-    rank[order] = np.arange(kept.size, dtype=np.int64)
+    rank = np.empty(count, dtype=np.int64)
+    rank[order] = np.arange(count, dtype=np.int64)
     return ClusterResult(
         labels=np.where(labels >= 0, rank[np.maximum(labels, 0)], LEFT_OUT),
         centroids=centroids[order],
         thresholds=thresholds[order],
         sizes=sizes[order],
         state=state,
+        groups=cut_groups[order],
     )
 
 

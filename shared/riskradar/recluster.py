@@ -27,10 +27,10 @@ from riskradar.adapters.s3 import (
     ReportFacts,
     ThemeSnapshotStore,
 )
-from riskradar.clustering import LEFT_OUT, cluster_embeddings
+from riskradar.clustering import LEFT_OUT, cluster_embeddings, merge_clusters
 from riskradar.emerging import EmergingScore, count_by_bucket, score_emerging
 from riskradar.models import ThemeAlert
-from riskradar.strategist.curation import apply_curation
+from riskradar.strategist.curation import apply_curation, merge_groups
 from riskradar.strategist.digests import DigestPublisher
 from riskradar.strategist.models import ThemeCuration
 from riskradar.theme_identity import match_themes
@@ -146,10 +146,9 @@ class ReclusterService:
         now = self.clock()
         window = load_window(self.shards, end=now, days=self.window_days)
         # Verdicts, names and merges travel with theme ids: apply them to what this run carries on.
+        curation = self.curation.all_curation() if self.curation else {}
         previous, previous_members = apply_curation(
-            self.snapshots.current(),
-            self.snapshots.current_members(),
-            self.curation.all_curation() if self.curation else {},
+            self.snapshots.current(), self.snapshots.current_members(), curation
         )
         version = previous.version + 1
         if len(window) == 0:
@@ -165,6 +164,13 @@ class ReclusterService:
         )
         cluster_rows = [np.flatnonzero(clusters.labels == c) for c in range(clusters.n_clusters)]
         members = [[window.report_ids[row] for row in rows] for rows in cluster_rows]
+        # A strategist's merge holds in every later run: the clusters of a merged theme's reports
+        # become one (the clustering keeps finding them apart, as they were before the merge).
+        together = merge_groups(members, previous_members, curation)
+        if together:
+            clusters = merge_clusters(window.vectors, clusters, together)
+            cluster_rows = [np.flatnonzero(clusters.labels == c) for c in range(clusters.n_clusters)]
+            members = [[window.report_ids[row] for row in rows] for rows in cluster_rows]
         identity = match_themes(
             previous,
             previous_members,

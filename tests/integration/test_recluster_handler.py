@@ -197,3 +197,56 @@ def test_a_strategists_verdict_and_name_reach_the_next_snapshot(recluster: Mocke
     assert after.verdict == "fraud"
     assert after.label == "Cards that never arrive"
     assert after.named_by_strategist
+
+
+def test_a_strategists_merge_makes_one_theme_under_the_targets_id(recluster: MockedFunction) -> None:
+    s3 = boto3.client("s3")
+    snapshots = ThemeSnapshotStore(s3, recluster.stack.physical_id("ArtifactsBucket"), dimension=DIMENSION)
+    before = snapshots.current()
+    members = snapshots.current_members()
+    source, target = [theme.theme_id for theme in before.themes if not theme.emerging][:2]
+    store = StrategistStore(
+        boto3.client("dynamodb"),
+        curation_table=recluster.stack.physical_id("ThemeCurationTable"),
+        interventions_table=recluster.stack.physical_id("InterventionsTable"),
+        audit_table=recluster.stack.physical_id("AuditTable"),
+    )
+    now = datetime.now(UTC)
+    current = {theme_id: store.curation(theme_id) for theme_id in (source, target)}
+    records = [
+        ThemeCuration(theme_id=source, merged_into=target, updated_by="alice", updated_at=now)
+        if current[source] is None
+        else current[source].model_copy(
+            update={"merged_into": target, "revision": current[source].revision + 1}
+        ),
+        ThemeCuration(theme_id=target, absorbed=(source,), updated_by="alice", updated_at=now)
+        if current[target] is None
+        else current[target].model_copy(
+            update={"absorbed": (source,), "revision": current[target].revision + 1}
+        ),
+    ]
+    store.save_curation(
+        records,
+        AuditEntry(
+            audit_id="m1",
+            at=now,
+            actor="alice",
+            action=AuditAction.MERGE,
+            target_type="theme",
+            target_id=source,
+        ),
+    )
+
+    recluster.invoke(scheduled_event(), timeout_s=900)
+
+    after = snapshots.current()
+    assert len(after.themes) == len(before.themes) - 1
+    assert after.theme(source) is None
+    assert after.theme(target) is not None
+    merged_members = set(snapshots.current_members()[target])
+    assert set(members[source]) | set(members[target]) <= merged_members
+    # And it holds on the run after: the clustering keeps finding two groups, the merge keeps one.
+    recluster.invoke(scheduled_event(), timeout_s=900)
+    again = snapshots.current()
+    assert again.theme(source) is None
+    assert set(members[source]) | set(members[target]) <= set(snapshots.current_members()[target])

@@ -17,6 +17,7 @@ from riskradar.clustering import (
     ClusteringConfig,
     ClusterResult,
     cluster_embeddings,
+    merge_clusters,
 )
 from riskradar.theme_identity import IdentityResult, match_themes
 from riskradar.themes import ClusteringState, LineageEvent, ThemeSnapshot, normalize_rows
@@ -461,3 +462,43 @@ def test_warm_start_needs_to_know_the_new_reports(
         cluster_embeddings(vectors, previous=first.state)
     with pytest.raises(ValueError, match="one flag per row"):
         cluster_embeddings(vectors, previous=first.state, new_rows=np.zeros(3, bool))
+
+
+# --- a strategist's merge ---------------------------------------------------------------------------
+
+
+def test_merge_clusters_makes_one_cluster_of_a_group_and_keeps_the_rest(twelve_blobs: Blobs) -> None:
+    vectors, _, result = twelve_blobs
+    a, b = result.n_clusters - 1, result.n_clusters - 2  # the two smallest
+    merged = merge_clusters(vectors, result, [[a, b]])
+
+    assert merged.n_clusters == result.n_clusters - 1
+    joined = (result.labels == a) | (result.labels == b)
+    # The merged reports share one cluster, and nothing else is in it.
+    (only,) = np.unique(merged.labels[joined])
+    assert np.array_equal(merged.labels == only, joined)
+    assert merged.sizes[only] == joined.sum()
+    expected = vectors[joined].astype(np.float64).sum(axis=0)
+    np.testing.assert_allclose(merged.centroids[only], expected / np.linalg.norm(expected), atol=1e-5)
+    # Every other cluster is untouched (the same reports), renumbered largest first.
+    for c in range(result.n_clusters):
+        if c not in (a, b):
+            (new,) = np.unique(merged.labels[result.labels == c])
+            assert np.array_equal(merged.labels == new, result.labels == c)
+    assert list(merged.sizes) == sorted(merged.sizes, reverse=True)
+    # The warm start keeps the merged clusters' micro-clusters in one group from now on.
+    assert merged.groups[only] == result.groups[a] or merged.groups[only] == result.groups[b]
+    carried = np.isin(result.state.micro_groups, result.groups[[a, b]])
+    assert carried.any()
+    assert set(merged.state.micro_groups[carried].tolist()) == {int(merged.groups[only])}
+
+
+def test_merge_clusters_without_groups_changes_nothing_and_refuses_unknown_clusters(
+    twelve_blobs: Blobs,
+) -> None:
+    vectors, _, result = twelve_blobs
+    same = merge_clusters(vectors, result, [])
+    assert np.array_equal(same.labels, result.labels)
+    np.testing.assert_allclose(same.centroids, result.centroids, atol=1e-6)
+    with pytest.raises(ValueError, match="not within"):
+        merge_clusters(vectors, result, [[0, result.n_clusters]])

@@ -11,8 +11,8 @@ snapshot before matching:
   join the target's, so the reports of both vote for the target's id in the match. Chains
   (a → b → c) are followed as far as themes are still in the snapshot.
 
-`merge_groups` finds the new clusters that hold a merged theme's reports, so that the recluster
-job keeps them together as one theme.
+`merge_groups` finds the new clusters that hold a merged theme's reports, and the recluster job
+makes them one theme (riskradar.clustering.merge_clusters) before matching identities.
 
 Pure: no I/O.
 """
