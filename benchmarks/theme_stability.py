@@ -70,6 +70,7 @@ from embed_cache import add_dataset_arguments, load_embedded, resolve_label_colu
 
 from riskradar.adapters.s3 import ThemeSnapshotStore
 from riskradar.clustering import LEFT_OUT, cluster_embeddings
+from riskradar.recluster import cluster_warm
 from riskradar.theme_identity import IdentityResult, match_themes
 from riskradar.themes import LineageEvent, ThemeSnapshot, Vectors, normalize_rows
 
@@ -135,15 +136,11 @@ def recluster(
     previous = store.current()
     version = previous.version + 1
     previous_members = store.current_members()
-    clustered_before = {report for reports in previous_members.values() for report in reports}
-    state = store.current_clustering_state() if warm else None
     started = time.perf_counter()
-    clusters = cluster_embeddings(
-        window.vectors,
-        seed=seed,
-        previous=state,
-        new_rows=np.array([report not in clustered_before for report in window.report_ids]),
-    )
+    if warm:
+        clusters = cluster_warm(window.report_ids, window.vectors, store, seed=seed)
+    else:
+        clusters = cluster_embeddings(window.vectors, seed=seed)
     cluster_seconds = time.perf_counter() - started
     cluster_rows = [np.flatnonzero(clusters.labels == c) for c in range(clusters.n_clusters)]
     members = [[window.report_ids[row] for row in rows] for rows in cluster_rows]
@@ -166,6 +163,7 @@ def recluster(
     store.publish(
         snapshot,
         members=dict(zip(identity.theme_ids, members, strict=True)),
+        left_out=[window.report_ids[row] for row in np.flatnonzero(clusters.labels == LEFT_OUT)],
         clustering_state=clusters.state,
     )
     theme_of = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -27,7 +27,7 @@ from riskradar.adapters.s3 import (
     ReportFacts,
     ThemeSnapshotStore,
 )
-from riskradar.clustering import LEFT_OUT, cluster_embeddings, merge_clusters
+from riskradar.clustering import LEFT_OUT, ClusterResult, cluster_embeddings, merge_clusters
 from riskradar.emerging import EmergingScore, count_by_bucket, score_emerging
 from riskradar.models import ThemeAlert
 from riskradar.strategist.curation import apply_curation, merge_groups
@@ -36,12 +36,33 @@ from riskradar.strategist.models import ThemeCuration
 from riskradar.theme_identity import match_themes
 from riskradar.theme_labels import label_themes
 from riskradar.theme_stats import ThemeStats, compute_theme_stats
-from riskradar.themes import EmergingDetail, ThemeInfo, ThemeSnapshot, Vectors
+from riskradar.themes import ClusteringState, EmergingDetail, ThemeInfo, ThemeSnapshot, Vectors
 
 logger = logging.getLogger(__name__)
 
 #: Emerging is judged on daily buckets: a day is long enough to hold a theme's usual volume.
 BUCKET = timedelta(days=1)
+
+
+class WarmStartSource(Protocol):
+    def current_window(self) -> set[str]: ...
+
+    def current_clustering_state(self) -> ClusteringState | None: ...
+
+
+def cluster_warm(
+    report_ids: Sequence[str], vectors: Vectors, snapshots: WarmStartSource, *, seed: int
+) -> ClusterResult:
+    """Cluster a window warm-started from what the current snapshot's run left (its clustering
+    state). New reports are those that run did not have at all: a report it saw and left out is
+    not new, or an unchanged window would grow "new" themes out of last run's noise."""
+    seen_before = snapshots.current_window()
+    return cluster_embeddings(
+        vectors,
+        seed=seed,
+        previous=snapshots.current_clustering_state(),
+        new_rows=np.array([report_id not in seen_before for report_id in report_ids], dtype=bool),
+    )
 
 
 def _emerging_detail(
@@ -154,14 +175,7 @@ class ReclusterService:
         if len(window) == 0:
             return ReclusterResult(previous.version, 0, len(previous.themes), 0, (), ())
 
-        # Curation moves members between themes but never drops one: the same "clustered before".
-        clustered_before = {report for reports in previous_members.values() for report in reports}
-        clusters = cluster_embeddings(
-            window.vectors,
-            seed=self.seed,
-            previous=self.snapshots.current_clustering_state(),
-            new_rows=np.array([report not in clustered_before for report in window.report_ids]),
-        )
+        clusters = cluster_warm(window.report_ids, window.vectors, self.snapshots, seed=self.seed)
         cluster_rows = [np.flatnonzero(clusters.labels == c) for c in range(clusters.n_clusters)]
         members = [[window.report_ids[row] for row in rows] for rows in cluster_rows]
         # A strategist's merge holds in every later run: the clusters of a merged theme's reports
@@ -218,6 +232,7 @@ class ReclusterService:
         self.snapshots.publish(
             snapshot,
             members=dict(zip(identity.theme_ids, members, strict=True)),
+            left_out=[window.report_ids[row] for row in np.flatnonzero(clusters.labels == LEFT_OUT)],
             documents={"stats": stats.model_dump_json().encode()},
             clustering_state=clusters.state,
         )

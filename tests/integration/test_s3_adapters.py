@@ -4,6 +4,7 @@ the conditional JSON state object."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -129,3 +130,20 @@ def test_reading_the_state_one_already_holds_downloads_nothing(s3: Any) -> None:
     assert changed is not None
     assert changed.document == {"n": 2}
     assert changed.etag != etag
+
+
+def test_the_previous_window_is_members_and_left_out_reports(s3: Any) -> None:
+    store = ThemeSnapshotStore(s3, BUCKET, dimension=4)
+    assert store.current_window() == set()
+    snapshot = ThemeSnapshot(
+        1,
+        datetime(2026, 11, 20, tzinfo=UTC),
+        (ThemeInfo(theme_id="thm-1", label="one"),),
+        normalize_rows(np.ones((1, 4), dtype=np.float32)),
+    )
+    store.publish(snapshot, members={"thm-1": ["a", "b"]}, left_out=["noise-1", "noise-2"])
+    assert store.current_window() == {"a", "b", "noise-1", "noise-2"}
+    assert store.current_members() == {"thm-1": ["a", "b"]}
+    # A snapshot published before left-out ids were kept: its members only.
+    store.publish(replace(snapshot, version=2), members={"thm-1": ["a", "c"]})
+    assert store.current_window() == {"a", "c"}

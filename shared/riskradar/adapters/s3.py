@@ -235,6 +235,19 @@ class ThemeSnapshotStore:
                 members[theme_ids[int(theme_index)]].append(str(report_id))
         return members
 
+    def current_window(self) -> set[str]:
+        """Every report id the current snapshot's run clustered: its themes' members and the reports
+        it left out (empty before the first snapshot). A snapshot published before left-out ids were
+        kept gives its members only."""
+        members = self.current_members()
+        seen = {report_id for reports in members.values() for report_id in reports}
+        if self._members_key:
+            raw = self._s3.get_object(Bucket=self._bucket, Key=self._members_key)["Body"].read()
+            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+                if "left_out_ids" in data.files:
+                    seen.update(str(report_id) for report_id in data["left_out_ids"])
+        return seen
+
     def current_document(self, name: str) -> bytes | None:
         """A JSON document published with the current snapshot (None before one, or if it has none)."""
         self.current()
@@ -269,10 +282,12 @@ class ThemeSnapshotStore:
         snapshot: ThemeSnapshot,
         *,
         members: Mapping[str, Sequence[str]] | None = None,
+        left_out: Sequence[str] = (),
         documents: Mapping[str, bytes] | None = None,
         clustering_state: ClusteringState | None = None,
     ) -> SnapshotManifest:
         """Write the snapshot's objects, then the pointer: readers switch to it atomically.
+        `members` are the report ids of each theme and `left_out` the run's reports in no theme;
         `documents` are JSON bodies by name (lower-case letters and dashes), published with it."""
         prefix = f"themes/v{snapshot.version:010d}/"
         buffer = io.BytesIO()
@@ -280,7 +295,7 @@ class ThemeSnapshotStore:
         members_key = None
         if members is not None:
             members_key = f"{prefix}members.npz"
-            self._s3.put_object(Bucket=self._bucket, Key=members_key, Body=_members_npz(members))
+            self._s3.put_object(Bucket=self._bucket, Key=members_key, Body=_members_npz(members, left_out))
         document_keys: dict[str, str] = {}
         for name, body in (documents or {}).items():
             if not _DOCUMENT_NAME.fullmatch(name):
@@ -402,7 +417,7 @@ def _facts_from(data: Any) -> ReportFacts | None:
     return ReportFacts.from_columns(columns, np.asarray(data["fact_amounts_usd"], dtype=np.float64))
 
 
-def _members_npz(members: Mapping[str, Sequence[str]]) -> bytes:
+def _members_npz(members: Mapping[str, Sequence[str]], left_out: Sequence[str] = ()) -> bytes:
     theme_ids = list(members)
     report_ids = [report_id for theme_id in theme_ids for report_id in members[theme_id]]
     theme_index = [index for index, theme_id in enumerate(theme_ids) for _ in members[theme_id]]
@@ -412,6 +427,7 @@ def _members_npz(members: Mapping[str, Sequence[str]]) -> bytes:
         theme_ids=np.array(theme_ids, dtype=np.str_),
         report_ids=np.array(report_ids, dtype=np.str_),
         theme_index=np.array(theme_index, dtype=np.int32),
+        left_out_ids=np.array(list(left_out), dtype=np.str_),
     )
     return buffer.getvalue()
 
