@@ -29,3 +29,18 @@ def intake_queue(stack: LocalStack) -> Iterator[None]:
     drain(stack, "IntakeQueue")
     yield
     drain(stack, "IntakeQueue")
+
+
+@pytest.fixture(scope="module")
+def isolated_stack() -> Iterator[LocalStack]:
+    """A stack of the module's own (another Stage, so other resource names): for tests whose
+    assertions depend on everything in the window — clustering quality, theme counts — which the
+    session's stack shares with every other end-to-end test."""
+    with LocalStack.start(
+        TEMPLATE,
+        parameters={"Stage": "isolated"},
+        stack_name="riskradar-e2e-isolated",
+        **local_stack_options(),
+    ) as local:
+        local.serve_http()
+        yield local

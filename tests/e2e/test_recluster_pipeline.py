@@ -58,7 +58,9 @@ def signals(stack: LocalStack) -> list[dict[str, Any]]:
     return [s for queue in SIGNAL_QUEUES for s in drain(stack, queue)]
 
 
-def test_recluster_publishes_themes_that_triage_then_assigns_to(stack: LocalStack, api_url: str) -> None:
+def test_recluster_publishes_themes_that_triage_then_assigns_to(isolated_stack: LocalStack) -> None:
+    # Theme counts and purity depend on everything in the window: this test's reports only.
+    stack, api_url = isolated_stack, isolated_stack.api_url
     for queue in ("IntakeQueue", *SIGNAL_QUEUES, "AlertsQueue"):
         drain(stack, queue)
     topics = banking77(per_topic=60)
