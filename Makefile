@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium
+.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium bench-load audit
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
@@ -66,6 +66,13 @@ test: $(VENV)/.installed $(LINT_VENV)/.installed lint typecheck chromium
 
 bench-import: $(VENV)/.installed
 	$(PY) benchmarks/intake_cold_import.py
+
+# A bounded burst of reports (default 10,000) through the local stack's HTTP API on 127.0.0.1 while
+# triage consumes: latency, throughput and conservation (0 lost, 0 duplicated). Bounded by
+# --max-minutes (default 30); fails when a report is lost or a request fails. Options:
+# make bench-load LOAD_ARGS="--reports 2000 --threads 4"
+bench-load: $(VENV)/.installed
+	$(PY) benchmarks/load_burst.py $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
