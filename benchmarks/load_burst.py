@@ -34,6 +34,7 @@ import statistics
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -236,28 +237,50 @@ class SignalCounter:
 
 @dataclass
 class Invocations:
-    """Wall time of each invocation of a function, lock wait included (as the caller sees it)."""
+    """Each invocation of a function: as its caller waited for it (the wait for the local stack's
+    invocation lock included) and the handler alone (what Lambda would bill and time out)."""
 
     seconds: list[float] = field(default_factory=list)
+    #: (kind, seconds) of the handler alone; kind: "sqs" (records), "single" or "batch" (HTTP).
+    handler: list[tuple[str, float]] = field(default_factory=list)
     records: list[int] = field(default_factory=list)
+
+    def handler_seconds(self, kind: str) -> list[float]:
+        return [seconds for k, seconds in self.handler if k == kind]
 
 
 def observe_invocations(stack: LocalStack, logical_id: str) -> Invocations:
     """Record every invocation of a function; the invocation itself is unchanged."""
     function = stack.function(logical_id)
-    original = function.invoke
+    original_invoke = function.invoke
+    # The runtime keeps the imported handler privately; wrapping it times the handler alone.
+    original_handler = function._handler
     seen = Invocations()
 
     def timed_invoke(event: Any) -> Any:
         started = time.perf_counter()
         try:
-            return original(event)
+            return original_invoke(event)
         finally:
             seen.seconds.append(time.perf_counter() - started)
             seen.records.append(len(event.get("Records", [])) if isinstance(event, dict) else 0)
 
+    def timed_handler(event: Any, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original_handler(event, context)
+        finally:
+            seen.handler.append((_event_kind(event), time.perf_counter() - started))
+
     function.invoke = timed_invoke  # type: ignore[method-assign]
+    function._handler = timed_handler
     return seen
+
+
+def _event_kind(event: Any) -> str:
+    if not isinstance(event, dict) or "Records" in event:
+        return "sqs"
+    return "batch" if str(event.get("rawPath", "")).endswith("/batch") else "single"
 
 
 class WarningCounter(logging.Handler):
@@ -271,6 +294,37 @@ class WarningCounter(logging.Handler):
         # The message without its numbers: one line per kind of trouble, with a count.
         text = record.getMessage()
         self.messages["".join("#" if c.isdigit() else c for c in text)[:160]] += 1
+
+
+class Progress:
+    """A line on stderr every `interval_s` while the burst runs: reports sent, intake queue depth."""
+
+    def __init__(self, stack: LocalStack, client: BurstClient, total: int, interval_s: float = 60.0) -> None:
+        self._stack = stack
+        self._client = client
+        self._total = total
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="burst-progress", daemon=True)
+
+    def __enter__(self) -> Progress:
+        self._started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            print(
+                f"  {time.perf_counter() - self._started:5.0f} s: {self._client.reports_sent:,} of "
+                f"{self._total:,} reports sent, "
+                f"{self._stack.queue_depth('IntakeQueue'):,} on the intake queue",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def scan_report_ids(stack: LocalStack) -> Counter[str]:
@@ -400,6 +454,17 @@ def latency_row(name: str, results: Sequence[RequestResult]) -> str:
     )
 
 
+def _cuts_line(seconds: Sequence[float], timeout_s: int) -> str:
+    cuts = percentiles(seconds)
+    if not cuts:
+        return "none"
+    past = sum(1 for s in seconds if s > timeout_s)
+    return (
+        f"p50 {cuts['p50']:,.0f} ms, p95 {cuts['p95']:,.0f} ms, max {cuts['max']:,.0f} ms; "
+        f"{past} past the timeout"
+    )
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
@@ -440,6 +505,8 @@ def main() -> int:
     if args.reports < 1 or args.threads < 1:
         parser.error("--reports and --threads must be positive")
     deadline = time.monotonic() + args.max_minutes * 60
+    # Powertools warns on every invocation that published no metric (metrics are off locally).
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     from riskradar.local import LocalStack
     from riskradar.local.defaults import local_stack_options
@@ -459,8 +526,8 @@ def main() -> int:
 
     local_logger = logging.getLogger("riskradar-local")
     local_logger.setLevel(logging.WARNING)  # the per-batch info lines would drown the output
-    warnings = WarningCounter()
-    local_logger.addHandler(warnings)
+    stack_warnings = WarningCounter()
+    local_logger.addHandler(stack_warnings)
     started = time.perf_counter()
     with LocalStack.start(
         TEMPLATE, parameters={"Stage": STAGE}, stack_name=f"riskradar-{STAGE}", **local_stack_options()
@@ -469,6 +536,9 @@ def main() -> int:
         print(f"local stack up in {time.perf_counter() - started:.1f} s: API {api_url}")
         embedder = stack.function(TRIAGE_FUNCTION).module.embedder
         print(f"triage model warmed (loaded once, as a warm container has it): {timed(embedder.load):.1f} s")
+        timeouts = {
+            name: stack.function(name).configuration.timeout_s for name in (INTAKE_FUNCTION, TRIAGE_FUNCTION)
+        }
         intake_calls = observe_invocations(stack, INTAKE_FUNCTION)
         triage_calls = observe_invocations(stack, TRIAGE_FUNCTION)
         signals = SignalCounter(stack)
@@ -477,7 +547,8 @@ def main() -> int:
             stack.start_background()
             signals.start()
             burst_started = time.perf_counter()
-            results = client.send_all(planned)
+            with Progress(stack, client, len(reports)):
+                results = client.send_all(planned)
             sent_s = time.perf_counter() - burst_started
             print(f"burst sent in {sent_s:.1f} s; draining the intake queue")
             stack.stop_background()
@@ -518,8 +589,9 @@ def main() -> int:
         shard_rows=shard_rows,
         intake_calls=intake_calls,
         triage_calls=triage_calls,
-        warnings=warnings.messages,
+        warnings=stack_warnings.messages,
         others=others.share,
+        timeouts=timeouts,
     )
     for failure in failed_requests[:5]:
         print(f"  failed {failure.kind} request: HTTP {failure.status} {failure.error}")
@@ -537,7 +609,15 @@ def main() -> int:
             "http_statuses": {str(k): v for k, v in http_statuses.items()},
             "item_statuses": dict(item_statuses),
             "conservation": conservation.__dict__,
-            "warnings": dict(warnings.messages),
+            "handler_ms": {
+                f"{function} {kind}": percentiles(calls.handler_seconds(kind))
+                for function, calls, kinds in (
+                    (INTAKE_FUNCTION, intake_calls, ("single", "batch")),
+                    (TRIAGE_FUNCTION, triage_calls, ("sqs",)),
+                )
+                for kind in kinds
+            },
+            "warnings": dict(stack_warnings.messages),
             "other_processes_cpu_share": others.share,
         }
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
@@ -562,8 +642,10 @@ def print_report(
     triage_calls: Invocations,
     warnings: Counter[str],
     others: float,
+    timeouts: dict[str, int],
 ) -> None:
     c = conservation
+    intake_timeout_s, triage_timeout_s = timeouts[INTAKE_FUNCTION], timeouts[TRIAGE_FUNCTION]
     print(f"\n{args.reports:,} reports, {args.threads} client threads, batches of {args.batch_size}\n")
     print("| requests | count | p50 ms | p95 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|")
     print(latency_row("single report (POST /v1/reports)", [r for r in results if r.kind == "single"]))
@@ -588,6 +670,17 @@ def print_report(
             "intake invocations (lock wait included)",
             f"{len(intake_calls.seconds):,}, p50 {intake_cuts.get('p50', 0):,.0f} ms, "
             f"p95 {intake_cuts.get('p95', 0):,.0f} ms, max {intake_cuts.get('max', 0):,.0f} ms",
+        ),
+        *[
+            (
+                f"intake handler alone, {kind} requests (timeout {intake_timeout_s} s)",
+                _cuts_line(intake_calls.handler_seconds(kind), intake_timeout_s),
+            )
+            for kind in ("single", "batch")
+        ],
+        (
+            f"triage handler alone (timeout {triage_timeout_s} s)",
+            _cuts_line(triage_calls.handler_seconds("sqs"), triage_timeout_s),
         ),
         ("accepted / stored / in intake DLQ", f"{c.accepted:,} / {c.stored:,} / {c.in_intake_dlq:,}"),
         ("lost (accepted, neither stored nor in the DLQ)", f"{c.lost:,}"),
