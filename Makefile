@@ -51,7 +51,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy shared/riskradar benchmarks
+	$(VENV)/bin/mypy shared/riskradar benchmarks tools
 	@# each function is its own deployment unit with its own top-level `app` module
 	@for fn in $(FUNCTIONS); do echo "mypy $$fn"; $(VENV)/bin/mypy $$fn/app.py || exit 1; done
 
