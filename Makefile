@@ -88,11 +88,12 @@ bench-load: $(VENV)/.installed
 # Known vulnerabilities in every pinned requirement and in everything the venvs here installed
 # (transitive dependencies included). Exit status 1 on a finding, 2 when the audit is incomplete
 # (the service unreachable, a dependency it could not look up): never a silent pass.
+# Every requirements file of the project (a Lambda layer's or function's too) and every venv here.
 audit: $(AUDIT_VENV)/.installed
 	$(AUDIT_VENV)/bin/python tools/audit_dependencies.py --service $(AUDIT_SERVICE) \
 	  $(addprefix --ignore-vuln ,$(AUDIT_IGNORE)) \
-	  $(foreach venv,$(wildcard $(VENV) $(LINT_VENV) $(AUDIT_VENV)),--environment $(venv)/bin/python) \
-	  requirements.txt requirements-dev.txt requirements-lint.txt requirements-bench.txt requirements-audit.txt
+	  $(addprefix --environment ,$(wildcard .venv*/bin/python)) \
+	  $(wildcard requirements*.txt shared/requirements.txt functions/*/requirements.txt)
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV) $(AUDIT_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,7 +10,14 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIREMENT_FILES = sorted(ROOT.glob("requirements*.txt"))
+#: What `make audit` reads: the root files, the shared layer's and any function's own.
+REQUIREMENT_FILES = sorted(
+    [
+        *ROOT.glob("requirements*.txt"),
+        *ROOT.glob("shared/requirements.txt"),
+        *ROOT.glob("functions/*/requirements.txt"),
+    ]
+)
 
 
 @pytest.fixture(scope="module")
