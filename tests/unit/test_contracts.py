@@ -26,6 +26,9 @@ def test_the_committed_file_is_the_models_schema(contract: Any) -> None:
         f"regenerate: .venv/bin/python -m riskradar.contracts ({contract.file})"
     )
     Draft202012Validator.check_schema(committed)
+    assert committed["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert committed["$id"] == f"urn:riskradar:schema:{contract.file.removesuffix('.v1.json')}:v1"
+    assert committed["title"] == contract.model().__name__
 
 
 def test_every_file_in_schemas_is_a_registered_contract() -> None:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 import secrets
-import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from riskradar.local.logs import logger
+from riskradar.local.private_files import write_private_json
 from riskradar.local.schedules import Schedule
 
 
@@ -49,16 +48,7 @@ class ServeFile:
 
     def write(self, path: Path) -> Path:
         """Write atomically, 0600 in a 0700 directory (the admin token is a secret)."""
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor, temporary = tempfile.mkstemp(prefix=".serve-", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                json.dump(asdict(self), file)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return path
+        return write_private_json(path, asdict(self))
 
     @classmethod
     def read(cls, path: Path) -> ServeFile:

@@ -16,7 +16,6 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from riskradar.local.private_files import write_private_json
 
 LOCAL_ISSUER_HOST = "local-idp.invalid"
 SIGNING_ALGORITHM = "RS256"
@@ -100,7 +101,6 @@ class LocalIdentityProvider:
         local stack accepts. The file holds a private key: it is created 0600 in a 0700
         directory, replaced atomically, and meant to be deleted when the stack stops.
         """
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         pem = self._private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
@@ -112,16 +112,7 @@ class LocalIdentityProvider:
             "pid": os.getpid(),
             "private_key": pem.decode("ascii"),
         }
-        # mkstemp creates the file 0600; replacing the old file keeps a looser mode from surviving.
-        descriptor, temporary = tempfile.mkstemp(prefix=".issuer-", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                json.dump(content, file)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return path
+        return write_private_json(path, content)
 
     @classmethod
     def from_issuer_file(cls, path: Path) -> LocalIssuer:
