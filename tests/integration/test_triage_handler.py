@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from botocore.exceptions import ClientError
 
 from riskradar.adapters.s3 import EmbeddingShardStore
 from riskradar.models import ShardNotice
@@ -158,7 +157,7 @@ def test_a_novelty_queue_that_refuses_the_notices_fails_the_batch_before_any_sig
 
     sqs.delete_queue(QueueUrl=novelty_url)
     try:
-        with pytest.raises(ClientError):
+        with pytest.raises(BatchProcessingError, match="NonExistentQueue"):
             triage.invoke(event)
     finally:
         assert (
