@@ -87,7 +87,6 @@ class SqsQueue:
                 message_ids[int(sent["Id"])] = str(sent["MessageId"])
         return message_ids
 
-
     def redrive_policy(self) -> RedrivePolicy | None:
         """The queue's redrive policy (GetQueueAttributes), or None if it has none."""
         attributes = self._client.get_queue_attributes(
