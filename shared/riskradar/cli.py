@@ -53,8 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--audience", help="default: the audience of the running stack's authorizers")
     token.add_argument("--issuer-file", type=Path, help="default: the one `riskradar serve` wrote")
 
+    from riskradar import cli_dlq
+
+    cli_dlq.add_parser(commands)
+
     args = parser.parse_args(argv)
     try:
+        if args.command == "dlq":
+            return cli_dlq.run(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "token":
@@ -85,8 +91,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(port: int) -> int:
+    import os
+
     from riskradar.local import LocalStack
     from riskradar.local.defaults import TEMPLATE, local_issuer_file, local_stack_options
+    from riskradar.local.endpoint import LocalEndpoint, local_endpoint_file
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -94,6 +103,9 @@ def _serve(port: int) -> int:
         api_url = stack.serve_http(port)
         # Only a stack whose routes check tokens needs its signing key handed to `riskradar token`.
         issuer_file = stack.write_issuer_file(local_issuer_file()) if stack.jwt_authorizers else None
+        # Where `riskradar dlq` (in another process) finds this stack.
+        endpoint = LocalEndpoint(stack.endpoint_url, stack.region, stack.stack_name, api_url, os.getpid())
+        endpoint.write(local_endpoint_file())
         try:
             stack.start_background()
             _print_serve_banner(api_url, stack.endpoint_url, stack.identity_provider.issuer, issuer_file)
@@ -101,6 +113,7 @@ def _serve(port: int) -> int:
                 stopped.wait()
             stack.stop_background()
         finally:
+            endpoint.delete(local_endpoint_file())
             if issuer_file is not None:
                 stack.identity_provider.delete_issuer_file(issuer_file)
     return 0
@@ -116,6 +129,7 @@ def _print_serve_banner(api_url: str, aws_url: str, issuer: str, issuer_file: Pa
         print(f"\n  JWT:  issuer {issuer}, with a key made for this run only")
         print(f"        (kept in {issuer_file}, readable by you only, deleted at exit)")
         print(f'  try:  curl -s -H "Authorization: Bearer {mint}" {api_url}/...')
+    print("\n  DLQs: riskradar dlq list   (riskradar dlq redrive --queue intake, after a fix)")
     print("\nCtrl-C to stop.", flush=True)
 
 

@@ -14,6 +14,8 @@ on the clients the handlers build apply a `FaultPlan` around the real handlers:
   these; the handler sees one only when every attempt of a call was throttled;
 * **throttle exhausted** — an AWS call fails with a throttling error as if botocore had used up its
   retries: what reaches the handler when throttling outlasts the SDK's patience;
+* **denied** — named operations (`sqs:SendMessageBatch`) are refused with AccessDenied, as a
+  missing IAM permission refuses them: an outage that lasts until it is "fixed" (the plan changed);
 * **redeliver** — an SQS message the function processed successfully is not deleted but delivered
   again (SQS is at-least-once);
 * **poison** — before the poller gathers a batch from a poisoned queue, it may put a message there
@@ -87,6 +89,8 @@ class FunctionFaults:
     throttle: float = 0.0
     #: Share of AWS calls that fail with a throttling error after botocore's retries.
     throttle_exhausted: float = 0.0
+    #: Operations ("service:Operation", e.g. "sqs:SendMessageBatch") refused with AccessDenied.
+    denied: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("crash_before", "crash_after", "timeout", "throttle", "throttle_exhausted"):
@@ -133,6 +137,7 @@ class FaultLedger:
     timeouts: int = 0
     throttled_attempts: int = 0
     throttles_exhausted: int = 0
+    denied_calls: int = 0
     redeliveries: int = 0
     poison_message_ids: list[str] = field(default_factory=list)
 
@@ -143,6 +148,7 @@ class FaultLedger:
             "timeouts": self.timeouts,
             "throttled_attempts": self.throttled_attempts,
             "throttles_exhausted": self.throttles_exhausted,
+            "denied_calls": self.denied_calls,
             "redeliveries": self.redeliveries,
             "poison_messages": len(self.poison_message_ids),
         }
@@ -319,8 +325,11 @@ def _register(client: Any) -> None:
     client.meta.events.register("before-send", functools.partial(_before_send, service, protocol))
 
 
-def _before_call(service: str, protocol: str, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-    """Once per API call: the timeout budget, and throttling that outlasts botocore's retries."""
+def _before_call(
+    service: str, protocol: str, model: Any = None, **_: Any
+) -> tuple[AWSResponse, dict[str, Any]] | None:
+    """Once per API call: the timeout budget, denied operations, and throttling that outlasts
+    botocore's retries (answered here, as botocore would raise it after its last attempt)."""
     active = _hooks.active
     if active is None:
         return None
@@ -328,17 +337,29 @@ def _before_call(service: str, protocol: str, **_: Any) -> tuple[AWSResponse, di
     if active.budget is not None and active.calls > active.budget:
         raise InvocationTimedOut(f"{active.logical_id}: call {active.calls}, budget {active.budget}")
     injector = active.injector
+    operation = f"{service}:{getattr(model, 'name', '')}"
+    if operation in active.faults.denied:
+        with injector._lock:
+            injector.ledger.denied_calls += 1
+        message = f"not authorized to perform {operation} (injected: a missing permission)"
+        return _error_answer(400, "AccessDenied", message, attempts=0)
     if injector._throttled(service) and injector._draw(active.faults.throttle_exhausted):
         with injector._lock:
             injector.ledger.throttles_exhausted += 1
         status, code, message = _throttling_error(service, protocol)
-        http = AWSResponse("https://fault-injection.invalid/", status, {}, _Body(b""))
-        parsed = {
-            "Error": {"Code": code, "Message": f"{message} (injected; botocore's retries used up)"},
-            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 2},
-        }
-        return http, parsed
+        return _error_answer(status, code, f"{message} (injected; botocore's retries used up)", attempts=2)
     return None
+
+
+def _error_answer(
+    status: int, code: str, message: str, *, attempts: int
+) -> tuple[AWSResponse, dict[str, Any]]:
+    http = AWSResponse("https://fault-injection.invalid/", status, {}, _Body(b""))
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": attempts},
+    }
+    return http, parsed
 
 
 def _before_send(service: str, protocol: str, request: Any = None, **_: Any) -> AWSResponse | None:

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -171,6 +172,9 @@ def quiet_library_logs() -> None:
     samtranslator about metrics it never publishes offline."""
     for name in ("werkzeug", "moto", "samtranslator"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # moto's CloudFormation warns about every resource it skipped each time it reads the stack
+    # (`riskradar dlq` lists the stack's queues); the deploy logs them once, by name.
+    warnings.filterwarnings("ignore", message=r"Tried to parse .* not supported by moto")
     # The SDK's DEBUG logs hold request bodies: the local stack creates the HMAC key with one.
     keep_sdk_wire_logs_quiet()
 
