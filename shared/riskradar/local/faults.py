@@ -139,7 +139,8 @@ class FaultLedger:
     throttles_exhausted: int = 0
     denied_calls: int = 0
     redeliveries: int = 0
-    poison_message_ids: list[str] = field(default_factory=list)
+    #: Poison messages put on queues: body by message id.
+    poison_messages: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -150,7 +151,7 @@ class FaultLedger:
             "throttles_exhausted": self.throttles_exhausted,
             "denied_calls": self.denied_calls,
             "redeliveries": self.redeliveries,
-            "poison_messages": len(self.poison_message_ids),
+            "poison_messages": len(self.poison_messages),
         }
 
 
@@ -174,7 +175,7 @@ class FaultInjector:
         self.enabled = True
         self._random = random.Random(plan.seed)
         self._lock = threading.Lock()
-        self._poisoned_urls: frozenset[str] = frozenset()
+        self._poisoned_names: frozenset[str] = frozenset()
 
     def _draw(self, share: float) -> bool:
         if share <= 0.0:
@@ -227,22 +228,22 @@ class FaultInjector:
 
     # ---------------------------------------------------------------- SQS
 
-    def poison_queues(self, queue_urls: frozenset[str]) -> None:
-        """The URLs of the queues named in `plan.poisoned_queues` (the stack resolves them)."""
-        self._poisoned_urls = queue_urls
+    def poison_queues(self, queue_names: frozenset[str]) -> None:
+        """The names of the queues `plan.poisoned_queues` names by logical id (the stack resolves them)."""
+        self._poisoned_names = queue_names
 
-    def poison_for(self, queue_url: str) -> str | None:
-        """A poison message body to put on `queue_url` now, or None."""
-        if not self.enabled or queue_url not in self._poisoned_urls or not self._draw(self.plan.poison):
+    def poison_for(self, queue_name: str) -> str | None:
+        """A poison message body to put on the queue called `queue_name` now, or None."""
+        if not self.enabled or queue_name not in self._poisoned_names or not self._draw(self.plan.poison):
             return None
         with self._lock:
-            number = len(self.ledger.poison_message_ids) + self._random.randrange(1000) * 1000
+            number = len(self.ledger.poison_messages) + self._random.randrange(1000) * 1000
             template = self._random.choice(_POISON_BODIES)
         return template.format(n=number)
 
-    def record_poison(self, message_id: str) -> None:
+    def record_poison(self, message_id: str, body: str) -> None:
         with self._lock:
-            self.ledger.poison_message_ids.append(message_id)
+            self.ledger.poison_messages[message_id] = body
 
     def redeliver(self) -> bool:
         """Whether a message that was processed successfully is delivered again instead of deleted."""

@@ -207,7 +207,7 @@ class SqsPoller:
 
     def _maybe_poison(self, source: SqsEventSource) -> None:
         faults = self.faults
-        body = faults.poison_for(source.queue_url) if faults is not None else None
+        body = faults.poison_for(source.queue_name) if faults is not None else None
         if faults is None or body is None:
             return
         request: dict[str, Any] = {"QueueUrl": source.queue_url, "MessageBody": body}
@@ -215,7 +215,7 @@ class SqsPoller:
             nonce = hashlib.sha256(f"{body}|{time.time_ns()}".encode()).hexdigest()
             request |= {"MessageGroupId": "poison", "MessageDeduplicationId": nonce}
         message_id = str(self._sqs.send_message(**request)["MessageId"])
-        faults.record_poison(message_id)
+        faults.record_poison(message_id, body)
 
     def _gather(self, source: SqsEventSource) -> list[dict[str, Any]]:
         """Receive until the batch is full, or the (scaled) batching window has passed since the

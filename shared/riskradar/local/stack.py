@@ -431,7 +431,9 @@ class LocalStack:
         injector = None
         if plan is not None:
             injector = FaultInjector(plan)
-            injector.poison_queues(frozenset(self.physical_id(queue) for queue in plan.poisoned_queues))
+            injector.poison_queues(
+                frozenset(self.physical_id(queue).rsplit("/", 1)[-1] for queue in plan.poisoned_queues)
+            )
         for function in self._functions.values():
             function.faults = injector
         self._poller.faults = injector
