@@ -72,10 +72,10 @@ RECORD_FIELDS = (
 )
 
 _PIPELINE = FunctionFaults(
-    crash_before=0.04, crash_after=0.04, timeout=0.04, throttle=0.004, throttle_exhausted=0.002
+    crash_before=0.04, crash_after=0.05, timeout=0.06, throttle=0.004, throttle_exhausted=0.001
 )
-#: The suite's faults: about 12 % of triage and novelty invocations fail (crash before, crash
-#: after the work, timeout part-way), intake's a little less; throttling mostly absorbed by botocore.
+#: The suite's faults: about 15 % of triage and novelty invocations fail (crash before, crash
+#: after the work, timeout part-way), intake's 9 %; throttling mostly absorbed by botocore.
 SUITE_PLAN = FaultPlan(
     seed=7,
     functions={
@@ -180,25 +180,27 @@ def run_chaos(stack: LocalStack, options: ChaosOptions, out: TextIO | None = Non
     assert injector is not None
     seconds: dict[str, float] = {}
     started = time.monotonic()
-    stack.start_background()
     try:
-        accepted, sent_requests, refused = post_with_retries(
-            stack.api_url, reports, batch_size=options.batch_size, deadline_s=options.client_deadline_s
-        )
-        seconds["replay"] = time.monotonic() - started
+        stack.start_background()
+        try:
+            accepted, sent_requests, refused = post_with_retries(
+                stack.api_url, reports, batch_size=options.batch_size, deadline_s=options.client_deadline_s
+            )
+            seconds["replay"] = time.monotonic() - started
+        finally:
+            stack.stop_background()
+        stack.run_until_idle(timeout_s=options.drain_timeout_s)
+        seconds["drained"] = time.monotonic() - started
+        injector.enabled = False
+        poison = dict(injector.ledger.poison_messages)
+        signals = Counter[str]()
+        before = measure(stack, accepted, poison, signals)
+        redriven = redrive_all(stack)
+        stack.run_until_idle(timeout_s=options.drain_timeout_s)
+        after = measure(stack, accepted, poison, signals)
+        seconds["total"] = time.monotonic() - started
     finally:
-        stack.stop_background()
-    stack.run_until_idle(timeout_s=options.drain_timeout_s)
-    seconds["drained"] = time.monotonic() - started
-    injector.enabled = False
-    poison = dict(injector.ledger.poison_messages)
-    signals = Counter[str]()
-    before = measure(stack, accepted, poison, signals)
-    redriven = redrive_all(stack)
-    stack.run_until_idle(timeout_s=options.drain_timeout_s)
-    after = measure(stack, accepted, poison, signals)
-    seconds["total"] = time.monotonic() - started
-    stack.inject_faults(None)
+        stack.inject_faults(None)
     run = ChaosRun(
         options, accepted, sent_requests, refused, before, after, injector.ledger, redriven, seconds
     )
@@ -449,7 +451,14 @@ def print_run(run: ChaosRun, out: TextIO) -> None:
     print(f"  {'':<26}{'after the faults':>18}{'after redrive':>16}", file=out)
     for name, first, second in rows:
         print(f"  {name:<26}{_n(first):>18}{_n(second):>16}", file=out)
-    injected = ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in run.ledger.as_dict().items())
+    ledger = run.ledger
+    invocations = sum(ledger.invocations.values())
+    print(
+        f"  invocations {invocations:,}, of which failed by plan {ledger.failed_invocations} "
+        f"({ledger.failed_invocations / max(1, invocations):.0%}): by function {ledger.invocations}",
+        file=out,
+    )
+    injected = ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in ledger.as_dict().items())
     print(f"  injected: {injected}", file=out)
     print(
         f"  redriven: {run.redriven or 'nothing'}; client requests {run.sent_requests}, "

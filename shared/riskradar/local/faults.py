@@ -132,6 +132,8 @@ class FaultPlan:
 class FaultLedger:
     """What was injected, by kind (and the poison messages, by message id)."""
 
+    #: Invocations of functions the plan has faults for, by logical id.
+    invocations: dict[str, int] = field(default_factory=dict)
     crashes_before: int = 0
     crashes_after: int = 0
     timeouts: int = 0
@@ -142,8 +144,13 @@ class FaultLedger:
     #: Poison messages put on queues: body by message id.
     poison_messages: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def failed_invocations(self) -> int:
+        return self.crashes_before + self.crashes_after + self.timeouts
+
     def as_dict(self) -> dict[str, int]:
         return {
+            "invocations": sum(self.invocations.values()),
             "crashes_before": self.crashes_before,
             "crashes_after": self.crashes_after,
             "timeouts": self.timeouts,
@@ -193,6 +200,8 @@ class FaultInjector:
         if faults is None:
             yield
             return
+        with self._lock:
+            self.ledger.invocations[logical_id] = self.ledger.invocations.get(logical_id, 0) + 1
         if self._draw(faults.crash_before):
             with self._lock:
                 self.ledger.crashes_before += 1
