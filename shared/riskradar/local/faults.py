@@ -91,6 +91,9 @@ class FunctionFaults:
     throttle_exhausted: float = 0.0
     #: Operations ("service:Operation", e.g. "sqs:SendMessageBatch") refused with AccessDenied.
     denied: frozenset[str] = frozenset()
+    #: Every invocation stops (times out) right after its n-th call of this operation, e.g.
+    #: ("sqs:SendMessageBatch", 2): a timeout placed exactly, for tests of one window.
+    stop_after: tuple[str, int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("crash_before", "crash_after", "timeout", "throttle", "throttle_exhausted"):
@@ -276,6 +279,8 @@ class _Invocation:
     #: Calls allowed before the invocation "times out" (None: no timeout in this invocation).
     budget: int | None
     calls: int = 0
+    #: Calls so far of `faults.stop_after`'s operation.
+    stop_after_seen: int = 0
 
 
 class _HookState(threading.local):
@@ -348,6 +353,12 @@ def _before_call(
         raise InvocationTimedOut(f"{active.logical_id}: call {active.calls}, budget {active.budget}")
     injector = active.injector
     operation = f"{service}:{getattr(model, 'name', '')}"
+    stop_after = active.faults.stop_after
+    if stop_after is not None and active.stop_after_seen >= stop_after[1]:
+        active.budget = active.calls - 1  # this call is one too many: time out here, and on
+        raise InvocationTimedOut(f"{active.logical_id}: stopped after {stop_after[1]} x {stop_after[0]}")
+    if stop_after is not None and operation == stop_after[0]:
+        active.stop_after_seen += 1
     if operation in active.faults.denied:
         with injector._lock:
             injector.ledger.denied_calls += 1
