@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium
+.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium chaos redrive
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
@@ -76,3 +76,14 @@ bench-cluster: $(VENV)/.installed requirements-bench.txt
 	$(VENV)/bin/pip install -q -r requirements-bench.txt
 	$(PY) benchmarks/cluster_quality.py
 	$(PY) benchmarks/cluster_scale.py
+
+# Conservation under faults (issue 7): 5,000 reports with about twice the faults of the suite's
+# chaos test (tests/e2e/test_chaos.py); prints the figures. Bounded: stopped after 40 minutes.
+chaos: $(VENV)/.installed
+	timeout 2400 $(PY) -m riskradar.local.chaos --reports 5000 --heavy
+
+# After fixing what sent them there: move the intake DLQ's messages back to the intake queue, of
+# the running `make serve` or of a deployed stack (STACK=riskradar-dev). QUEUE=novelty etc. for
+# another DLQ; `riskradar dlq list` shows each DLQ's messages and reasons first.
+redrive: $(VENV)/.installed
+	$(VENV)/bin/riskradar dlq redrive --queue $(or $(QUEUE),intake) $(if $(STACK),--stack $(STACK))
