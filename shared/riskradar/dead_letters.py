@@ -188,5 +188,8 @@ class DeadLetterRouter:
             return
         try:
             self._source.change_visibility([record.receipt_handle for record in records], timeout_s=seconds)
-        except Exception:
-            logger.warning("could not shorten the failed records' visibility", exc_info=True)
+        except Exception as error:
+            logger.warning(
+                "could not shorten the failed records' visibility; they come back later",
+                extra={"error": f"{type(error).__name__}: {error}"[:300]},
+            )

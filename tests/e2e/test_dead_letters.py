@@ -15,13 +15,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import requests
 
+from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, JsonStateStore
 from riskradar.cli import main
+from riskradar.embedding import MINILM_DIMENSION
 from riskradar.local import LocalStack
 from riskradar.local.endpoint import LocalEndpoint
 from riskradar.local.faults import FaultPlan, FunctionFaults
+from riskradar.models import ShardNotice
 from tests.helpers import drain, stored_report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -42,7 +46,7 @@ def endpoint_file(stack: LocalStack, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def quiet(stack: LocalStack) -> Any:
-    for queue in ("IntakeQueue", "IntakeDeadLetterQueue", *SIGNAL_QUEUES):
+    for queue in ("IntakeQueue", "IntakeDeadLetterQueue", "NoveltyDeadLetterQueue", *SIGNAL_QUEUES):
         drain(stack, queue)
     yield
     stack.inject_faults(None)
@@ -125,3 +129,109 @@ def test_failing_reports_reach_the_dlq_with_reasons_and_a_redrive_stores_them_on
     after = listed(capsys, endpoint_file)
     assert [m["reason"][:26] for m in after["messages"]] == ["not a valid intake message"]
     assert after["messages"][0]["source_message_id"] != poison_id  # redriven: a new message, failed again
+
+
+def intake_message(stack: LocalStack, report: dict[str, Any]) -> dict[str, Any]:
+    """The message intake enqueued for `report` (taken off the queue before triage sees it)."""
+    assert requests.post(f"{stack.api_url}/v1/reports", json=report, timeout=30).status_code == 202
+    sqs = stack.client("sqs")
+    url = stack.physical_id("IntakeQueue")
+    [message] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return dict(message)
+
+
+def put_letter(stack: LocalStack, queue: str, body: str, attributes: dict[str, str], **fifo: str) -> None:
+    stack.client("sqs").send_message(
+        QueueUrl=stack.physical_id(queue),
+        MessageBody=body,
+        MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        **fifo,
+    )
+
+
+@pytest.mark.usefixtures("quiet")
+def test_copies_of_one_dead_letter_are_redriven_once_and_max_bounds_a_redrive(
+    stack: LocalStack, endpoint_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = {
+        "report_id": f"dlq-copies-{uuid.uuid4()}",
+        "business": "payments",
+        "reporter": {"id": "dlq-copies", "role": "user"},
+        "text": "A payment left my account twice and the merchant will not refund it.",
+    }
+    message = intake_message(stack, report)
+    intake_arn = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.physical_id("IntakeQueue"), AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    letter = {
+        "business": "payments",
+        "riskradar.dlq.reason": "batch not triaged: ThrottlingException",
+        "riskradar.dlq.source-queue": intake_arn,
+        "riskradar.dlq.source-message-id": message["MessageId"],
+    }
+    # Dead-lettered twice (the invocation that dead-lettered it crashed, and the retry did it again).
+    put_letter(stack, "IntakeDeadLetterQueue", message["Body"], letter)
+    put_letter(stack, "IntakeDeadLetterQueue", message["Body"], letter)
+    for n in range(3):
+        put_letter(stack, "IntakeDeadLetterQueue", f"poison {n}", {"riskradar.dlq.source-queue": intake_arn})
+
+    code, out = dlq(capsys, endpoint_file, "redrive", "--queue", "intake", "--max", "2", "--dry-run")
+    assert (code, out.splitlines()[0]) == (0, "intake: would move 2 message(s) back to their source queue")
+    assert listed(capsys, endpoint_file)["visible"] == 5
+
+    code, out = dlq(capsys, endpoint_file, "redrive", "--queue", "intake")
+    assert code == 0, out
+    assert out.splitlines()[0] == "intake: moved 4 message(s) back to their source queue"
+    assert "1 further copies" in out
+    stack.run_until_idle(timeout_s=120)
+
+    signals = [s["report_id"] for queue in SIGNAL_QUEUES for s in drain(stack, queue)]
+    assert signals == [report["report_id"]]
+    record = stored_report(stack, report["report_id"])
+    assert record is not None
+    assert record["signal_state"] == "sent"
+    assert (
+        sorted(m["reason"][:26] for m in listed(capsys, endpoint_file)["messages"])
+        == ["not a valid intake message"] * 3
+    )
+
+
+@pytest.mark.usefixtures("quiet")
+def test_a_novelty_letter_goes_back_to_its_fifo_queue_and_is_observed(
+    stack: LocalStack, endpoint_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bucket = stack.physical_id("ArtifactsBucket")
+    vector = np.random.default_rng(3).normal(size=(1, MINILM_DIMENSION)).astype(np.float32)
+    now = datetime.now(UTC)
+    key = EmbeddingShardStore(stack.client("s3"), bucket).write(
+        EmbeddingShard(
+            day=now.date(),
+            report_ids=(f"novelty-redrive-{uuid.uuid4()}",),
+            theme_ids=("",),
+            created_at=np.array([now.timestamp()]),
+            vectors=vector / np.linalg.norm(vector),
+            texts=("a shard whose notice was dead-lettered",),
+        )
+    )
+    notice = ShardNotice(shard_key=key, reports=1, novelty_pool_reports=1, written_at=now)
+    put_letter(
+        stack,
+        "NoveltyDeadLetterQueue",
+        notice.model_dump_json(),
+        {"riskradar.dlq.reason": "NoSuchKey: the shard was not there yet"},
+        MessageGroupId="embedding-shards",
+        MessageDeduplicationId=uuid.uuid4().hex,
+    )
+
+    code, out = dlq(capsys, endpoint_file, "redrive", "--queue", "novelty")
+    assert code == 0, out
+    assert "moved 1" in out
+    stack.run_until_idle(timeout_s=120)
+
+    state = JsonStateStore(stack.client("s3"), bucket, "novelty/state.json").load()
+    assert state is not None
+    assert state.document is not None
+    assert key in state.document["observed"]["shard_keys"]
+    code, out = dlq(capsys, endpoint_file, "list", "--queue", "novelty", "--json")
+    assert json.loads(out)[0]["visible"] == 0
