@@ -289,17 +289,19 @@ def measure(stack: LocalStack, accepted: set[str], poison: dict[str, str], signa
     intake_letters = operator.list(operator.select("intake"), limit=100_000).letters
     in_dlq: dict[str, DeadLetter] = {}
     poison_bodies = set(poison.values())
+    # A message may be in a DLQ twice (a consumer's letter, then SQS's move of the same message):
+    # each poison message counts once, with a reason if any of its copies has one.
+    poison_reasons: dict[str, bool] = {}
     for letter in intake_letters:
         if letter.body in poison_bodies:
-            if letter.reason is not None:
-                figures.poison_in_dlq_with_reason += 1
-            else:
-                figures.poison_in_dlq_without_reason += 1
+            poison_reasons[letter.body] = poison_reasons.get(letter.body, False) or letter.reason is not None
             continue
         report_id = _report_id(letter.body)
         if report_id is not None and (report_id not in in_dlq or letter.reason is not None):
             in_dlq[report_id] = letter
 
+    figures.poison_in_dlq_with_reason = sum(poison_reasons.values())
+    figures.poison_in_dlq_without_reason = len(poison_reasons) - figures.poison_in_dlq_with_reason
     problems: dict[str, list[str]] = {}
     for report_id in sorted(accepted):
         record = records.get(report_id)
