@@ -155,6 +155,8 @@ class OutgoingSignal:
     business: str
     #: The message body: the signal's JSON, kept in the pending record so a resend is identical.
     body: str
+    #: The report's record as it is stored once the signal is sent (without the pending fields).
+    record: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def signal_message_id(report_id: str) -> str:
@@ -267,24 +269,43 @@ class TriageService:
         result = TriageResult()
         # SQS may deliver the same message twice, even within one batch.
         unique = list({report.report_id: report for report in batch}.values())
-        states = self.reports.states(report.report_id for report in unique)
+        fresh, resend = self._sort_out(unique, result, resend_unknown)
+        outgoing = self._pending_signals(resend)
+        if fresh:
+            pending = self._triage_fresh(fresh)
+            # The records exist, pending, before any signal leaves (see the module docstring).
+            self.reports.put_many(list(pending.values()))
+            outgoing += [_outgoing(report_id, item) for report_id, item in pending.items()]
+        self._send_and_record(outgoing, {report.report_id for report in fresh}, result)
+        for report_id in resend:
+            result.outcomes.setdefault(
+                report_id,
+                TriageOutcome(report_id, TriageStatus.FAILED, reason="pending record changed; retry"),
+            )
+        return result
+
+    def _sort_out(
+        self, reports: Sequence[QueuedReport], result: TriageResult, resend_unknown: Collection[str]
+    ) -> tuple[list[QueuedReport], list[str]]:
+        """Reports never triaged, and report ids whose pending signal is to be resent; the outcome
+        of the others (already triaged, or their signal's outcome unknown) goes into `result`."""
+        states = self.reports.states(report.report_id for report in reports)
         now = self.clock()
-        resend: list[str] = []
         fresh: list[QueuedReport] = []
-        for report in unique:
-            state = states.get(report.report_id)
+        resend: list[str] = []
+        for report in reports:
+            report_id = report.report_id
+            state = states.get(report_id)
             if state is None:
                 fresh.append(report)
             elif state.signal is SignalState.SENT:
-                result.outcomes[report.report_id] = TriageOutcome(
-                    report.report_id, TriageStatus.ALREADY_TRIAGED
-                )
-            elif _safe_to_resend(state, now) or report.report_id in resend_unknown:
-                resend.append(report.report_id)
+                result.outcomes[report_id] = TriageOutcome(report_id, TriageStatus.ALREADY_TRIAGED)
+            elif _safe_to_resend(state, now) or report_id in resend_unknown:
+                resend.append(report_id)
             else:
                 since = state.pending_since.isoformat() if state.pending_since else "an unknown time"
-                result.outcomes[report.report_id] = TriageOutcome(
-                    report.report_id,
+                result.outcomes[report_id] = TriageOutcome(
+                    report_id,
                     TriageStatus.SIGNAL_OUTCOME_UNKNOWN,
                     reason=(
                         f"signal outcome unknown: a signal for this report may have been sent at {since}, "
@@ -293,39 +314,30 @@ class TriageService:
                         "redrive it with `riskradar dlq redrive --resend-unknown-signals`"
                     ),
                 )
+        return fresh, resend
 
-        outgoing: list[OutgoingSignal] = []
-        final: dict[str, dict[str, Any]] = {}
-        for report_id, item in self.reports.get_many(resend).items():
-            if item.get("signal_state") != SignalState.PENDING or "signal_body" not in item:
-                continue  # sent meanwhile by a concurrent delivery, or not a pending record: retry
-            outgoing.append(
-                OutgoingSignal(
-                    report_id, Priority(item["priority"]), str(item["business"]), str(item["signal_body"])
-                )
-            )
-            final[report_id] = {k: v for k, v in item.items() if k not in _PENDING_ONLY}
-        if fresh:
-            pending = self._triage_fresh(fresh, now)
-            # The records exist, pending, before any signal leaves (see the module docstring).
-            self.reports.put_many(list(pending.values()))
-            for report_id, item in pending.items():
-                outgoing.append(
-                    OutgoingSignal(
-                        report_id, Priority(item["priority"]), str(item["business"]), str(item["signal_body"])
-                    )
-                )
-                final[report_id] = {k: v for k, v in item.items() if k not in _PENDING_ONLY}
+    def _pending_signals(self, report_ids: Sequence[str]) -> list[OutgoingSignal]:
+        """The stored signals of these pending records, to be resent as they are."""
+        return [
+            _outgoing(report_id, item)
+            for report_id, item in self.reports.get_many(report_ids).items()
+            # Not pending any more: sent meanwhile by a concurrent delivery (the outcome says retry).
+            if item.get("signal_state") == SignalState.PENDING and "signal_body" in item
+        ]
 
+    def _send_and_record(
+        self, outgoing: Sequence[OutgoingSignal], fresh_ids: set[str], result: TriageResult
+    ) -> None:
+        """Send the signals; mark the records of those SQS accepted sent; forget the pending records
+        of fresh reports whose signal certainly did not go out."""
         sends = self.signals.publish(outgoing)
         records: list[dict[str, Any]] = []
         never_sent: list[str] = []
-        fresh_ids = {report.report_id for report in fresh}
         for signal in outgoing:
             sent = sends[signal.report_id]
             if sent.delivery is Delivery.SENT:
                 records.append(
-                    final[signal.report_id]
+                    signal.record
                     | {"signal_state": str(SignalState.SENT), "signal_message_id": sent.message_id}
                 )
                 result.signals.append(Signal.model_validate_json(signal.body))
@@ -341,17 +353,11 @@ class TriageService:
                 TriageStatus.FAILED,
                 reason=f"signal not sent ({sent.delivery}): {sent.error}",
             )
-        for report_id in resend:
-            result.outcomes.setdefault(
-                report_id,
-                TriageOutcome(report_id, TriageStatus.FAILED, reason="pending record changed; retry"),
-            )
         self.reports.put_many(records)
         if never_sent:
             self.reports.delete_many(never_sent)
-        return result
 
-    def _triage_fresh(self, reports: Sequence[QueuedReport], now: datetime) -> dict[str, dict[str, Any]]:
+    def _triage_fresh(self, reports: Sequence[QueuedReport]) -> dict[str, dict[str, Any]]:
         """Embed, assign, count, shard, announce and score; the pending record of each report."""
         vectors = self.embedder.encode([report.text for report in reports])
         snapshot = self.snapshots.current()
@@ -361,6 +367,7 @@ class TriageService:
         # Vectors are kept, and the online detector told, before any signal leaves: no report is
         # signalled without its embedding, nor without the detector hearing of it.
         self.shard_notices.announce(self._write_shards(reports, vectors, assignments))
+        now = self.clock()
         pending: dict[str, dict[str, Any]] = {}
         for report, assignment in zip(reports, assignments, strict=True):
             signal = self._signal(report, assignment, distinct_reporters, velocity, now)
@@ -534,6 +541,17 @@ def report_record(report: QueuedReport, assignment: Assignment, signal: Signal) 
 
 #: Attributes only a pending record has.
 _PENDING_ONLY = frozenset({"signal_pending_since", "signal_body"})
+
+
+def _outgoing(report_id: str, pending: dict[str, Any]) -> OutgoingSignal:
+    """The signal a pending record holds, and the record it becomes once the signal is sent."""
+    return OutgoingSignal(
+        report_id,
+        Priority(pending["priority"]),
+        str(pending["business"]),
+        str(pending["signal_body"]),
+        record={k: v for k, v in pending.items() if k not in _PENDING_ONLY},
+    )
 
 
 def _safe_to_resend(state: RecordState, now: datetime) -> bool:
