@@ -28,7 +28,12 @@ from riskradar.local.faults import FaultPlan, FunctionFaults
 from riskradar.models import ShardNotice
 from tests.helpers import drain, stored_report
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    # moto's CloudFormation warns about the resources it skipped whenever `dlq` lists the stack.
+    pytest.mark.filterwarnings(r"ignore:Tried to parse .* not supported by moto"),
+]
 SIGNAL_QUEUES = ("SignalCriticalQueue", "SignalHighQueue", "SignalNormalQueue")
 TEXTS = [
     "Paid the seller and the parcel never arrived.",
