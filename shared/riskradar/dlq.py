@@ -124,8 +124,7 @@ class DeadLetter:
             reason=attributes.get(REASON),
             source_queue_arn=attributes.get(SOURCE_QUEUE),
             source_message_id=attributes.get(SOURCE_MESSAGE_ID, message.message_id),
-            # SQS's move keeps the message's receive count (plus the peeks of this queue).
-            receive_count=int(receive_count) if receive_count else None,
+            receive_count=int(receive_count) if receive_count else _moved_receive_count(system),
             first_received_at=_parse_time(attributes.get(FIRST_RECEIVED_AT))
             or _epoch_ms(system.get("ApproximateFirstReceiveTimestamp")),
             since=_parse_time(attributes.get(DEAD_LETTERED_AT)) or _epoch_ms(system.get("SentTimestamp")),
@@ -301,6 +300,13 @@ class DeadLetterOperator:
         if resend_unknown_signals and (letter.reason or "").startswith(SIGNAL_OUTCOME_UNKNOWN_PREFIX):
             attributes[RESEND_SIGNAL] = "1"
         return attributes
+
+
+def _moved_receive_count(system: Mapping[str, str]) -> int | None:
+    """A message SQS moved keeps its receive count, which this very receive has raised by one (and
+    earlier peeks too: an upper bound, then)."""
+    count = system.get("ApproximateReceiveCount", "")
+    return int(count) - 1 if count.isdigit() and int(count) > 1 else None
 
 
 def _parse_time(text: str | None) -> datetime | None:

@@ -98,6 +98,7 @@ def test_a_message_sqs_moved_has_no_reason_and_keeps_its_id() -> None:
     assert letter.source_message_id == "m-7"
     assert letter.source_queue_arn is None
     assert letter.since == sent
+    assert letter.receive_count == 5  # SQS kept its count; this receive added one
 
 
 def test_a_reason_is_bounded_and_a_letter_keeps_room_for_its_attributes() -> None:
