@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium validate sam-build-zip cost bench-load audit
+.PHONY: demo test serve lint typecheck cfn-lint checkov bench-import clean bench-cluster chromium validate sam-build-zip cost bench-load audit chaos redrive
 
 $(VENV)/.installed: requirements.txt shared/requirements.txt functions/strategist/requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
@@ -152,3 +152,14 @@ out/triage_throughput.json: $(VENV)/.installed
 
 out/cluster_scale.json: $(VENV)/.installed
 	$(PY) benchmarks/cluster_scale.py --json $@
+
+# Conservation under faults (issue 7): 5,000 reports with about twice the faults of the suite's
+# chaos test (tests/e2e/test_chaos.py); prints the figures. Bounded: stopped after 40 minutes.
+chaos: $(VENV)/.installed
+	timeout 2400 $(PY) -m riskradar.local.chaos --reports 5000 --heavy
+
+# After fixing what sent them there: move the intake DLQ's messages back to the intake queue, of
+# the running `make serve` or of a deployed stack (STACK=riskradar-dev). QUEUE=novelty etc. for
+# another DLQ; `riskradar dlq list` shows each DLQ's messages and reasons first.
+redrive: $(VENV)/.installed
+	$(VENV)/bin/riskradar dlq redrive --queue $(or $(QUEUE),intake) $(if $(STACK),--stack $(STACK))

@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from riskradar.local import LocalStack
 from riskradar.local.defaults import LOCAL_ID_HASH_KEY, TEMPLATE
+from riskradar.local.faults import function_scope, install_client_hooks
 from riskradar.local.runtime import LambdaContext
 from riskradar.local.sam import DeployedStack, deploy
 from riskradar.local.template import SamTemplate
@@ -73,7 +74,9 @@ class MockedFunction:
 def mocked_function(logical_id: str, *, function_dir: str) -> Iterator[MockedFunction]:
     """Deploy template.yaml into `mock_aws` and import one function's handler with its environment.
 
-    The handler module gets a unique name, so each function's `app.py` stays apart.
+    The handler module gets a unique name, so each function's `app.py` stays apart. Its clients
+    carry the local stack's fault hooks (riskradar.local.faults), idle unless a test injects faults
+    with `FaultInjector.invocation(logical_id)` around an invoke.
     """
     with mock_aws(), pytest.MonkeyPatch.context() as env:
         template = SamTemplate.load(TEMPLATE)
@@ -99,7 +102,9 @@ def mocked_function(logical_id: str, *, function_dir: str) -> Iterator[MockedFun
         assert spec is not None
         assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        install_client_hooks()
+        with function_scope(logical_id):
+            spec.loader.exec_module(module)
         yield MockedFunction(module, stack)
 
 

@@ -3,8 +3,10 @@
 Thin by design: open a batch over the detector's state (riskradar.online_detection), observe each
 record's embedding shard in order (Powertools SqsFifoPartialProcessor: the first record that fails
 fails every later one too, so the detector never sees shards out of order), then commit — alerts
-first, state last — and report the records that must come back. A record that keeps failing goes,
-with the records held behind it, to the FIFO dead-letter queue after 5 receives.
+first, state last — and report the records that must come back. A record that fails on its last
+receive (NoveltyQueue's maxReceiveCount, read from the queue) is set aside instead, so the records
+behind it go on, and is put on the FIFO dead-letter queue with its reason once the batch committed
+(riskradar.dead_letters); if that send fails it is reported failed and SQS's redrive moves it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 from riskradar.adapters.s3 import EmbeddingShardStore, JsonStateStore, ThemeSnapshotStore
 from riskradar.adapters.sqs import SqsQueue
 from riskradar.config import NoveltySettings
+from riskradar.dead_letters import DeadLetterRouter, FailedRecord
 from riskradar.embedding import MINILM_DIMENSION
 from riskradar.models import ShardNotice
 from riskradar.online_detection import DetectionBatch, NoticeOutcome, OnlineDetectionService
@@ -33,44 +36,60 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = SqsFifoPartialProcessor()
-#: NoveltyQueue's maxReceiveCount: on this receive a failing record goes to the dead-letter queue next.
-LAST_RECEIVE = 5
 
 settings = NoveltySettings.from_env()
 _s3 = boto3.client("s3")
+_sqs = boto3.client("sqs")
 # The service keeps the state it saved last between warm invocations (see riskradar.online_detection).
 service = OnlineDetectionService(
     state_store=JsonStateStore(_s3, settings.artifacts_bucket, settings.novelty_state_key),
     shards=EmbeddingShardStore(_s3, settings.artifacts_bucket),
-    alerts=SqsQueue(boto3.client("sqs"), settings.alerts_queue_url),
+    alerts=SqsQueue(_sqs, settings.alerts_queue_url),
     snapshots=ThemeSnapshotStore(_s3, settings.artifacts_bucket, dimension=MINILM_DIMENSION),
     feed=settings.novelty_feed,
     remember_reports=settings.novelty_remember_reports,
     clock=lambda: datetime.now(UTC),
+)
+dead_letters = DeadLetterRouter(
+    SqsQueue(_sqs, settings.novelty_queue_url),
+    SqsQueue(_sqs, settings.novelty_dead_letter_queue_url),
+    fifo=True,
 )
 
 
 @tracer.capture_method
 def observe_records(
     event: dict[str, Any], context: LambdaContext, batch: DetectionBatch
-) -> PartialItemFailureResponse:
+) -> tuple[PartialItemFailureResponse, list[tuple[FailedRecord, str]]]:
+    """Observe the records in order; return the partial batch response and the records set aside
+    for the dead-letter queue (failed on their last receive), with their reasons."""
     lags: list[float] = []
+    set_aside: list[tuple[FailedRecord, str]] = []
 
     def observe(record: SQSRecord) -> None:
         try:
             notice = parse(event=record.json_body, model=ShardNotice)
             outcome = batch.observe(notice)
         except Exception as error:
-            last = int(record.attributes.approximate_receive_count) >= LAST_RECEIVE
+            failed = FailedRecord.from_sqs_record(record)
+            reason = _summary(error)
+            last = dead_letters.is_last_receive(failed)
             logger.warning(
-                "record not observed; it and every later record of the batch"
-                + (" go to the dead-letter queue" if last else " will be retried"),
+                "record not observed; "
+                + (
+                    "it goes to the dead-letter queue"
+                    if last
+                    else "it and every later record will be retried"
+                ),
                 extra={
                     "message_id": record.message_id,
-                    "receive_count": record.attributes.approximate_receive_count,
-                    "reason": _summary(error),
+                    "receive_count": failed.receive_count,
+                    "reason": reason,
                 },
             )
+            if last:
+                set_aside.append((failed, reason))
+                return
             raise
         lags.append((datetime.now(UTC) - notice.written_at).total_seconds())
         if outcome is NoticeOutcome.ALREADY_OBSERVED:
@@ -82,7 +101,7 @@ def observe_records(
     if lags:
         # How far the detector runs behind triage: the oldest notice of the batch.
         metrics.add_metric(name="NoveltyLagSeconds", unit=MetricUnit.Seconds, value=max(lags))
-    return response
+    return response, set_aside
 
 
 def _summary(error: Exception) -> str:
@@ -102,8 +121,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         if batch.reset_reason:
             logger.warning("novelty detector state reset", extra={"reason": batch.reset_reason})
             metrics.add_metric(name="NoveltyStateResets", unit=MetricUnit.Count, value=1)
-        response = observe_records(event, context, batch)
+        response, set_aside = observe_records(event, context, batch)
         result = batch.commit()
+    # Only now: had the commit failed, every record (these too) would be delivered again.
+    for failed, reason in set_aside:
+        if dead_letters.dead_letter(failed, reason):
+            metrics.add_metric(name="RecordsDeadLettered", unit=MetricUnit.Count, value=1)
+        else:
+            response["batchItemFailures"].append({"itemIdentifier": failed.message_id})
     metrics.add_metric(name="ShardsObserved", unit=MetricUnit.Count, value=result.shards_observed)
     metrics.add_metric(name="ShardsAlreadyObserved", unit=MetricUnit.Count, value=result.shards_skipped)
     metrics.add_metric(name="ReportsObserved", unit=MetricUnit.Count, value=result.reports_observed)

@@ -2,8 +2,11 @@
 
 Thin by design: parse each record (Powertools Parser), hand the valid reports to
 riskradar.triage as one batch, and report the records that failed (Powertools BatchProcessor), so
-one bad record never fails or re-runs the whole batch. A record that keeps failing is moved by
-IntakeQueue's redrive policy to its dead-letter queue after 5 receives; its reason is logged here.
+one bad record never fails or re-runs the whole batch. A failed record comes back after
+riskradar.triage.RETRY_DELAY (its visibility is shortened: a pending signal is resent inside SQS's
+deduplication interval). On its last receive (IntakeQueue's maxReceiveCount, read from the queue)
+a failing record is put on the intake dead-letter queue here, with its reason
+(riskradar.dead_letters); a record whose signal outcome is unknown goes there at once.
 """
 
 from __future__ import annotations
@@ -25,19 +28,18 @@ from riskradar.adapters.dynamodb import ReportStore, SubjectReporterCounter, The
 from riskradar.adapters.s3 import EmbeddingShardStore, ThemeSnapshotStore
 from riskradar.adapters.sqs import SqsQueue
 from riskradar.config import TriageSettings
+from riskradar.dead_letters import RESEND_SIGNAL, DeadLetterRouter, FailedRecord
 from riskradar.embedding import SentenceEmbedder, resolve_model_path
 from riskradar.models import QueuedReport
 from riskradar.observability import keep_sdk_wire_logs_quiet
 from riskradar.scoring import Priority, ScoringPolicy
-from riskradar.triage import ShardAnnouncer, SignalRouter, TriageService, TriageStatus
+from riskradar.triage import RETRY_DELAY, ShardAnnouncer, SignalRouter, TriageService, TriageStatus
 
 logger = Logger()
 keep_sdk_wire_logs_quiet()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-#: IntakeQueue's maxReceiveCount: on this receive a failing record goes to the dead-letter queue next.
-LAST_RECEIVE = 5
 
 settings = TriageSettings.from_env()
 _sqs = boto3.client("sqs")
@@ -64,6 +66,11 @@ service = TriageService(
     subject_window=timedelta(days=settings.subject_window_days),
     clock=lambda: datetime.now(UTC),
 )
+dead_letters = DeadLetterRouter(
+    SqsQueue(_sqs, settings.intake_queue_url),
+    SqsQueue(_sqs, settings.intake_dead_letter_queue_url),
+    fifo=False,
+)
 
 
 class RecordNotTriaged(Exception):
@@ -72,8 +79,10 @@ class RecordNotTriaged(Exception):
 
 @tracer.capture_method
 def triage_records(records: list[SQSRecord]) -> dict[str, str]:
-    """Triage the batch; return the failure reason of each record (by message id) that failed."""
+    """Triage the batch; return the failure reason of each record (by message id) to be retried."""
     failures: dict[str, str] = {}
+    #: Records no retry can fix: dead-lettered now.
+    hopeless: dict[str, str] = {}
     reports: dict[str, QueuedReport] = {}
     for record in records:
         try:
@@ -81,31 +90,56 @@ def triage_records(records: list[SQSRecord]) -> dict[str, str]:
         except (ValidationError, ValueError) as error:
             failures[record.message_id] = f"not a valid intake message: {_summary(error)}"
     if reports:
-        result = service.triage(list(reports.values()))
-        for message_id, report in reports.items():
-            outcome = result.outcomes[report.report_id]
-            if outcome.status is TriageStatus.FAILED:
-                failures[message_id] = outcome.reason or "triage failed"
-        for priority, count in result.by_priority().items():
-            metrics.add_metric(name=f"Signals{priority.title()}", unit=MetricUnit.Count, value=count)
-        metrics.add_metric(
-            name="ReportsAlreadyTriaged",
-            unit=MetricUnit.Count,
-            value=result.count(TriageStatus.ALREADY_TRIAGED),
-        )
-    for record in records:
-        if record.message_id in failures:
-            last = int(record.attributes.approximate_receive_count) >= LAST_RECEIVE
-            logger.warning(
-                "record not triaged"
-                + ("; it goes to the dead-letter queue" if last else "; it will be retried"),
-                extra={
-                    "message_id": record.message_id,
-                    "receive_count": record.attributes.approximate_receive_count,
-                    "reason": failures[record.message_id],
-                },
+        resend = {
+            reports[record.message_id].report_id
+            for record in records
+            if record.message_id in reports and RESEND_SIGNAL in record.message_attributes
+        }
+        try:
+            result = service.triage(list(reports.values()), resend_unknown=resend)
+        except Exception as error:
+            logger.exception("the batch was not triaged")
+            failures.update(dict.fromkeys(reports, f"batch not triaged: {_summary(error)}"))
+        else:
+            for message_id, report in reports.items():
+                outcome = result.outcomes[report.report_id]
+                if outcome.status is TriageStatus.FAILED:
+                    failures[message_id] = outcome.reason or "triage failed"
+                elif outcome.status is TriageStatus.SIGNAL_OUTCOME_UNKNOWN:
+                    hopeless[message_id] = outcome.reason or "signal outcome unknown"
+            for priority, count in result.by_priority().items():
+                metrics.add_metric(name=f"Signals{priority.title()}", unit=MetricUnit.Count, value=count)
+            metrics.add_metric(
+                name="ReportsAlreadyTriaged",
+                unit=MetricUnit.Count,
+                value=result.count(TriageStatus.ALREADY_TRIAGED),
             )
-    return failures
+    return dispose_of_failures(records, failures, hopeless)
+
+
+def dispose_of_failures(
+    records: list[SQSRecord], failures: dict[str, str], hopeless: dict[str, str]
+) -> dict[str, str]:
+    """Dead-letter the hopeless records and those failing on their last receive (with their
+    reasons); have the others retried soon. Returns the records to report as failed."""
+    retry: dict[str, str] = {}
+    retried: list[FailedRecord] = []
+    for record in records:
+        reason = hopeless.get(record.message_id) or failures.get(record.message_id)
+        if reason is None:
+            continue
+        failed = FailedRecord.from_sqs_record(record)
+        context = {"message_id": record.message_id, "receive_count": failed.receive_count, "reason": reason}
+        now = record.message_id in hopeless or dead_letters.is_last_receive(failed)
+        if now and dead_letters.dead_letter(failed, reason):
+            logger.warning("record not triaged; it is in the dead-letter queue", extra=context)
+            metrics.add_metric(name="RecordsDeadLettered", unit=MetricUnit.Count, value=1)
+            continue
+        logger.warning("record not triaged; it will be retried", extra=context)
+        retry[record.message_id] = reason
+        retried.append(failed)
+    dead_letters.retry_after(retried, seconds=int(RETRY_DELAY.total_seconds()))
+    return retry
 
 
 def _summary(error: Exception) -> str:
@@ -114,7 +148,10 @@ def _summary(error: Exception) -> str:
         return "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['type']}" for e in error.errors()
         )
-    return type(error).__name__
+    if isinstance(error, ValueError):
+        return type(error).__name__  # e.g. JSON that does not decode: its message quotes the input
+    # Dependencies' errors (botocore, S3, SQS) name the call and the service's answer, not report content.
+    return f"{type(error).__name__}: {error}"[:500]
 
 
 @logger.inject_lambda_context

@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     from riskradar.remote import RemoteError
 
     try:
+        if args.command == "dlq":
+            from riskradar import cli_dlq
+
+            return cli_dlq.run(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "token":
@@ -189,6 +193,9 @@ def _parser() -> argparse.ArgumentParser:
         "--token", help="bearer token (default: $RISKRADAR_TOKEN, or minted for a local serve)"
     )
     _add_serve_file_option(digest)
+    from riskradar import cli_dlq
+
+    cli_dlq.add_parser(commands)
     return parser
 
 
@@ -383,6 +390,7 @@ def _serve(port: int, admin_port: int) -> int:
     from riskradar.local import LocalStack
     from riskradar.local.admin import AdminServer, ServeFile
     from riskradar.local.defaults import TEMPLATE, local_issuer_file, local_serve_file, local_stack_options
+    from riskradar.local.endpoint import LocalEndpoint, local_endpoint_file
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -401,6 +409,9 @@ def _serve(port: int, admin_port: int) -> int:
             issuer_file=str(issuer_file) if issuer_file else None,
         )
         serve_file = serve.write(local_serve_file())
+        # Where `riskradar dlq` (in another process) finds this stack.
+        endpoint = LocalEndpoint(stack.endpoint_url, stack.region, stack.stack_name, api_url, os.getpid())
+        endpoint.write(local_endpoint_file())
         try:
             stack.start_background()
             _print_serve_banner(api_url, stack.endpoint_url, stack.identity_provider.issuer, issuer_file)
@@ -409,6 +420,7 @@ def _serve(port: int, admin_port: int) -> int:
             stack.stop_background()
         finally:
             serve.delete_if_mine(serve_file)
+            endpoint.delete(local_endpoint_file())
             if issuer_file is not None:
                 stack.identity_provider.delete_issuer_file(issuer_file)
     return 0
@@ -427,6 +439,7 @@ def _print_serve_banner(api_url: str, aws_url: str, issuer: str, issuer_file: Pa
         print(f"\n  JWT:  issuer {issuer}, with a key made for this run only")
         print(f"        (kept in {issuer_file}, readable by you only, deleted at exit)")
         print(f'  try:  curl -s -H "Authorization: Bearer {mint}" {api_url}/v1/themes')
+    print("\n  DLQs: riskradar dlq list   (riskradar dlq redrive --queue intake, after a fix)")
     print("\nCtrl-C to stop.", flush=True)
 
 

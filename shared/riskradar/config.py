@@ -54,6 +54,10 @@ class IntakeSettings(_EnvModel):
 
 
 class TriageSettings(_EnvModel):
+    #: The queue triage consumes, and the dead-letter queue its redrive policy names: triage
+    #: dead-letters a failing record itself, with its reason (riskradar.dead_letters).
+    intake_queue_url: str
+    intake_dead_letter_queue_url: str
     reports_table: str
     subject_reporters_table: str
     theme_activity_table: str
@@ -92,6 +96,9 @@ class StrategistSettings(_EnvModel):
 
 
 class NoveltySettings(_EnvModel):
+    #: The FIFO queue the detector consumes and its dead-letter queue (see riskradar.dead_letters).
+    novelty_queue_url: str
+    novelty_dead_letter_queue_url: str
     artifacts_bucket: str
     alerts_queue_url: str
     #: The detector's state: one JSON object in the artifacts bucket.

@@ -3,24 +3,57 @@
 Work is done per batch, not per report: the texts are embedded in one model call, and every store
 or queue is written with batch requests. Per-report round trips would cost more than the embedding.
 
-Idempotency by report id, at batch granularity: a report whose record is already in the reports
-table has been triaged and signalled, and is skipped on redelivery. The record is written only
-after its signal was accepted by SQS, so a stored record always means "signal sent"; the one
-window left open is a crash between the two, after which the redelivered report is signalled again
-(at least once; signals carry the report id so consumers can drop the repeat). Per-report
-Powertools Idempotency would close nothing more and cost two DynamoDB round trips per report.
+Exactly one signal per report, under retries, redeliveries, crashes and timeouts
+--------------------------------------------------------------------------------
+SQS delivers a report at least once, and a batch may stop anywhere: the runtime crashes after the
+send, a timeout cuts it off between two calls, the record write is throttled. A retry must then
+neither send a second signal nor lose the first. The record is written twice, around the send:
 
-Each embedding shard written is announced on the online detector's FIFO queue before any signal
-leaves. If an announcement is not accepted, the batch fails as a whole (`ShardNoticeNotSent`) and
-SQS redelivers it: no report is signalled and recorded while the online detector never hears of it.
-The shards already written stay as duplicates, which their readers drop by report id.
+1. the record, **pending**: everything triage decided (theme, score, reasons) and the signal
+   itself (`signal_body`), with `signal_pending_since` = now — before any signal leaves;
+2. the signals, to FIFO signal queues, each with MessageDeduplicationId = its report id
+   (MessageGroupId too: signals need no order, so no report waits behind another);
+3. the record again, **sent**, with the signal's message id (the signal body dropped).
+
+A report whose record is sent is skipped on redelivery. A report whose record is pending is not
+triaged again: its stored signal is resent, byte for byte, under the same deduplication id — SQS
+drops it if the first send went through, delivers it if not — and the record is marked sent. SQS
+only deduplicates for 5 minutes, so that resend happens only while the first attempt is less than
+`SAFE_RESEND_WINDOW` (4 minutes: a minute of margin for clocks and latency) old. Failed records ask
+for a retry after `RETRY_DELAY` (the handler shortens their visibility), so a retry lands inside
+the window. Where the send was definitely refused (a 4xx answer, or never attempted) the pending
+record is deleted: nothing left, the report is triaged afresh on retry.
+
+The one window left: the invocation dies (crash, timeout, out of memory) between writing the
+pending record and marking it sent, and its retry comes after the window — on AWS the record's
+message only comes back after IntakeQueue's visibility timeout (900 s). Whether SQS accepted that
+signal is then unknowable (no API answers "was a message with this deduplication id sent?"), so
+the report is neither resent nor dropped: it goes to the intake dead-letter queue at once with the
+reason `signal outcome unknown`. An operator who finds no signal for it downstream redrives it with
+`riskradar dlq redrive --resend-unknown-signals`, which resends it (`RESEND_SIGNAL`).
+
+A stored record therefore means what it says: `sent` — SQS accepted the signal; `pending` — the
+report is being signalled or waits in the dead-letter queue. Consumers may still see a signal twice
+only if they read one after SQS's 5-minute deduplication interval and an operator resent it.
+
+Per-report Powertools Idempotency would not help here: its record is written before the work and
+its "in progress" state has the same unknowable window; the FIFO deduplication id is what closes it.
+
+Counters and shards under retries: the subject-reporter counter sets each reporter's time (a
+repeat sets the same value) and the theme-hour counter adds report fingerprints to a set (see
+riskradar.adapters.dynamodb), so a batch counted twice counts once. A retried batch writes its
+embedding shard again under a new key; readers drop repeated report ids (the online detector
+remembers the ids it observed, recluster keeps each id once). Each embedding shard written is
+announced on the online detector's FIFO queue before any signal leaves. If an announcement is not
+accepted, the batch fails as a whole (`ShardNoticeNotSent`) before any record is written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,13 +63,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from riskradar.adapters.dynamodb import (
+    RecordState,
     ReportStore,
+    SignalState,
     SubjectReport,
     SubjectReporterCounter,
     ThemeActivityCounter,
 )
 from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
-from riskradar.adapters.sqs import SqsQueue
+from riskradar.adapters.sqs import SqsQueue, send_failure
 from riskradar.models import QueuedReport, ShardNotice, Signal
 from riskradar.scoring import (
     Priority,
@@ -55,6 +90,13 @@ MIN_REPORTS_FOR_VELOCITY = 5
 #: Every shard notice goes to one FIFO message group: the online detector sees the shards one batch
 #: at a time, in the order triage wrote them.
 SHARD_NOTICE_GROUP = "embedding-shards"
+#: SQS drops a FIFO message whose deduplication id it accepted in the last 5 minutes.
+SIGNAL_DEDUPLICATION_INTERVAL = timedelta(minutes=5)
+#: A pending signal is resent only while its first send is younger than this (see the docstring).
+SAFE_RESEND_WINDOW = timedelta(minutes=4)
+#: How soon a failed record comes back (the handler shortens its visibility): well inside the window.
+RETRY_DELAY = timedelta(seconds=30)
+_SAFE_SQS_ID = re.compile(r"[!-~]{1,128}")
 
 
 class Embedder(Protocol):
@@ -64,7 +106,10 @@ class Embedder(Protocol):
 class TriageStatus(StrEnum):
     SIGNALLED = "signalled"
     ALREADY_TRIAGED = "already_triaged"
+    #: Not done; a retry may succeed.
     FAILED = "failed"
+    #: A signal may or may not have been sent too long ago to resend safely: no retry can tell.
+    SIGNAL_OUTCOME_UNKNOWN = "signal_outcome_unknown"
 
 
 @dataclass(frozen=True)
@@ -87,25 +132,91 @@ class TriageResult:
         return Counter(str(signal.priority) for signal in self.signals)
 
 
+class Delivery(StrEnum):
+    #: SQS accepted the signal (or dropped it as a repeat of one it accepted).
+    SENT = "sent"
+    #: SQS refused it, or it was never sent: there is no such signal.
+    REFUSED = "refused"
+    #: The send failed in a way that does not tell whether SQS accepted it (5xx, connection lost).
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    delivery: Delivery
+    message_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingSignal:
+    report_id: str
+    priority: Priority
+    business: str
+    #: The message body: the signal's JSON, kept in the pending record so a resend is identical.
+    body: str
+    #: The report's record as it is stored once the signal is sent (without the pending fields).
+    record: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def signal_message_id(report_id: str) -> str:
+    """The signal's MessageDeduplicationId and MessageGroupId: the report id where SQS allows it
+    (1-128 printable ASCII characters), else a digest of it."""
+    if _SAFE_SQS_ID.fullmatch(report_id):
+        return report_id
+    return hashlib.sha256(report_id.encode()).hexdigest()
+
+
 class SignalRouter:
-    """One SQS queue per priority."""
+    """One FIFO SQS queue per priority; each signal deduplicated by its report id."""
 
     def __init__(self, queues: dict[Priority, SqsQueue]) -> None:
         self._queues = queues
 
-    def publish(self, signals: Sequence[Signal]) -> dict[str, str | None]:
-        """Message id per report id (None where SQS refused the signal)."""
-        by_priority: dict[Priority, list[Signal]] = defaultdict(list)
+    def publish(self, signals: Sequence[OutgoingSignal]) -> dict[str, SendResult]:
+        """Send each signal; return what became of it, by report id. Never raises for a failed send:
+        after the first failed request the rest are not attempted (REFUSED)."""
+        results: dict[str, SendResult] = {}
+        by_priority: dict[Priority, list[OutgoingSignal]] = defaultdict(list)
         for signal in signals:
-            by_priority[Priority(signal.priority)].append(signal)
-        message_ids: dict[str, str | None] = {}
+            by_priority[signal.priority].append(signal)
+        failure: SendResult | None = None
         for priority, group in by_priority.items():
-            sent = self._queues[priority].send_batch(
-                [signal.model_dump_json() for signal in group],
-                attributes=[{"business": s.business, "priority": str(priority)} for s in group],
-            )
-            message_ids.update(zip((signal.report_id for signal in group), sent, strict=True))
-        return message_ids
+            for start in range(0, len(group), _SEND_BATCH):
+                chunk = group[start : start + _SEND_BATCH]
+                if failure is not None:
+                    results.update(
+                        (s.report_id, SendResult(Delivery.REFUSED, error="not sent: " + str(failure.error)))
+                        for s in chunk
+                    )
+                    continue
+                try:
+                    sent = self._queues[priority].send_batch(
+                        [signal.body for signal in chunk],
+                        attributes=[{"business": s.business, "priority": str(priority)} for s in chunk],
+                        group_ids=[signal_message_id(s.report_id) for s in chunk],
+                        deduplication_ids=[signal_message_id(s.report_id) for s in chunk],
+                    )
+                except Exception as error:
+                    read = send_failure(error)
+                    if read is None:
+                        raise
+                    failure = SendResult(
+                        Delivery.REFUSED if read.refused else Delivery.UNKNOWN, error=read.summary
+                    )
+                    results.update((s.report_id, failure) for s in chunk)
+                    continue
+                for signal, message_id in zip(chunk, sent, strict=True):
+                    results[signal.report_id] = (
+                        SendResult(Delivery.SENT, message_id)
+                        if message_id
+                        else SendResult(Delivery.REFUSED, error="the signal queue refused the message")
+                    )
+        return results
+
+
+#: SendMessageBatch takes at most ten entries: one request per chunk, so a failure is per chunk.
+_SEND_BATCH = 10
 
 
 class ShardNoticeNotSent(RuntimeError):
@@ -152,47 +263,120 @@ class TriageService:
     subject_window: timedelta
     clock: Callable[[], datetime]
 
-    def triage(self, batch: Sequence[QueuedReport]) -> TriageResult:
+    def triage(self, batch: Sequence[QueuedReport], *, resend_unknown: Collection[str] = ()) -> TriageResult:
+        """Triage a batch (see the module docstring). `resend_unknown`: report ids whose pending
+        signal an operator asked to resend even past the safe window (their outcome is unknown)."""
         result = TriageResult()
         # SQS may deliver the same message twice, even within one batch.
         unique = list({report.report_id: report for report in batch}.values())
-        done = self.reports.existing(report.report_id for report in unique)
-        for report_id in done:
-            result.outcomes[report_id] = TriageOutcome(report_id, TriageStatus.ALREADY_TRIAGED)
-        todo = [report for report in unique if report.report_id not in done]
-        if not todo:
-            return result
+        fresh, resend = self._sort_out(unique, result, resend_unknown)
+        outgoing = self._pending_signals(resend)
+        if fresh:
+            pending = self._triage_fresh(fresh)
+            # The records exist, pending, before any signal leaves (see the module docstring).
+            self.reports.put_many(list(pending.values()))
+            outgoing += [_outgoing(report_id, item) for report_id, item in pending.items()]
+        self._send_and_record(outgoing, {report.report_id for report in fresh}, result)
+        for report_id in resend:
+            result.outcomes.setdefault(
+                report_id,
+                TriageOutcome(report_id, TriageStatus.FAILED, reason="pending record changed; retry"),
+            )
+        return result
 
-        vectors = self.embedder.encode([report.text for report in todo])
-        snapshot = self.snapshots.current()
-        assignments = assign_to_themes(vectors, snapshot)
-        distinct_reporters = self._distinct_reporters(todo)
-        velocity = self._theme_velocity(todo, assignments, snapshot)
-        # Vectors are kept, and the online detector told, before any signal leaves: no report is
-        # signalled without its embedding, nor without the detector hearing of it.
-        self.shard_notices.announce(self._write_shards(todo, vectors, assignments))
-
+    def _sort_out(
+        self, reports: Sequence[QueuedReport], result: TriageResult, resend_unknown: Collection[str]
+    ) -> tuple[list[QueuedReport], list[str]]:
+        """Reports never triaged, and report ids whose pending signal is to be resent; the outcome
+        of the others (already triaged, or their signal's outcome unknown) goes into `result`."""
+        states = self.reports.states(report.report_id for report in reports)
         now = self.clock()
-        signals = [
-            self._signal(report, assignment, distinct_reporters, velocity, now)
-            for report, assignment in zip(todo, assignments, strict=True)
+        fresh: list[QueuedReport] = []
+        resend: list[str] = []
+        for report in reports:
+            report_id = report.report_id
+            state = states.get(report_id)
+            if state is None:
+                fresh.append(report)
+            elif state.signal is SignalState.SENT:
+                result.outcomes[report_id] = TriageOutcome(report_id, TriageStatus.ALREADY_TRIAGED)
+            elif _safe_to_resend(state, now) or report_id in resend_unknown:
+                resend.append(report_id)
+            else:
+                since = state.pending_since.isoformat() if state.pending_since else "an unknown time"
+                result.outcomes[report_id] = TriageOutcome(
+                    report_id,
+                    TriageStatus.SIGNAL_OUTCOME_UNKNOWN,
+                    reason=(
+                        f"signal outcome unknown: a signal for this report may have been sent at {since}, "
+                        f"longer than {SAFE_RESEND_WINDOW} ago (SQS deduplicates for "
+                        f"{SIGNAL_DEDUPLICATION_INTERVAL}); if the signal consumers have no signal for it, "
+                        "redrive it with `riskradar dlq redrive --resend-unknown-signals`"
+                    ),
+                )
+        return fresh, resend
+
+    def _pending_signals(self, report_ids: Sequence[str]) -> list[OutgoingSignal]:
+        """The stored signals of these pending records, to be resent as they are."""
+        return [
+            _outgoing(report_id, item)
+            for report_id, item in self.reports.get_many(report_ids).items()
+            # Not pending any more: sent meanwhile by a concurrent delivery (the outcome says retry).
+            if item.get("signal_state") == SignalState.PENDING and "signal_body" in item
         ]
-        message_ids = self.signals.publish(signals)
-        records = []
-        for report, assignment, signal in zip(todo, assignments, signals, strict=True):
-            message_id = message_ids.get(report.report_id)
-            if message_id is None:
-                result.outcomes[report.report_id] = TriageOutcome(
-                    report.report_id, TriageStatus.FAILED, reason="signal queue refused the message"
+
+    def _send_and_record(
+        self, outgoing: Sequence[OutgoingSignal], fresh_ids: set[str], result: TriageResult
+    ) -> None:
+        """Send the signals; mark the records of those SQS accepted sent; forget the pending records
+        of fresh reports whose signal certainly did not go out."""
+        sends = self.signals.publish(outgoing)
+        records: list[dict[str, Any]] = []
+        never_sent: list[str] = []
+        for signal in outgoing:
+            sent = sends[signal.report_id]
+            if sent.delivery is Delivery.SENT:
+                records.append(
+                    signal.record
+                    | {"signal_state": str(SignalState.SENT), "signal_message_id": sent.message_id}
+                )
+                result.signals.append(Signal.model_validate_json(signal.body))
+                result.outcomes[signal.report_id] = TriageOutcome(
+                    signal.report_id, TriageStatus.SIGNALLED, signal.priority
                 )
                 continue
-            records.append(report_record(report, assignment, signal, message_id))
-            result.signals.append(signal)
-            result.outcomes[report.report_id] = TriageOutcome(
-                report.report_id, TriageStatus.SIGNALLED, Priority(signal.priority)
+            if sent.delivery is Delivery.REFUSED and signal.report_id in fresh_ids:
+                # Nothing went out for it, ever: forget the pending record, triage it afresh next time.
+                never_sent.append(signal.report_id)
+            result.outcomes[signal.report_id] = TriageOutcome(
+                signal.report_id,
+                TriageStatus.FAILED,
+                reason=f"signal not sent ({sent.delivery}): {sent.error}",
             )
         self.reports.put_many(records)
-        return result
+        if never_sent:
+            self.reports.delete_many(never_sent)
+
+    def _triage_fresh(self, reports: Sequence[QueuedReport]) -> dict[str, dict[str, Any]]:
+        """Embed, assign, count, shard, announce and score; the pending record of each report."""
+        vectors = self.embedder.encode([report.text for report in reports])
+        snapshot = self.snapshots.current()
+        assignments = assign_to_themes(vectors, snapshot)
+        distinct_reporters = self._distinct_reporters(reports)
+        velocity = self._theme_velocity(reports, assignments, snapshot)
+        # Vectors are kept, and the online detector told, before any signal leaves: no report is
+        # signalled without its embedding, nor without the detector hearing of it.
+        self.shard_notices.announce(self._write_shards(reports, vectors, assignments))
+        now = self.clock()
+        pending: dict[str, dict[str, Any]] = {}
+        for report, assignment in zip(reports, assignments, strict=True):
+            signal = self._signal(report, assignment, distinct_reporters, velocity, now)
+            pending[report.report_id] = report_record(report, assignment, signal) | {
+                "signal_state": str(SignalState.PENDING),
+                "signal_pending_since": now.isoformat(),
+                "signal_body": signal.model_dump_json(),
+            }
+        return pending
 
     def _distinct_reporters(self, reports: Sequence[QueuedReport]) -> dict[str, int]:
         observations = [
@@ -208,11 +392,10 @@ class TriageService:
         self, reports: Sequence[QueuedReport], assignments: Sequence[Assignment], snapshot: ThemeSnapshot
     ) -> dict[tuple[str, datetime], float | None]:
         """Reports in the theme's current hour over its usual hourly rate, per (theme, hour)."""
-        counts: Counter[tuple[str, datetime]] = Counter(
-            (_theme_key(assignment), _hour(report.created_at))
-            for report, assignment in zip(reports, assignments, strict=True)
-        )
-        totals = self.activity.add(counts)
+        members: dict[tuple[str, datetime], list[str]] = defaultdict(list)
+        for report, assignment in zip(reports, assignments, strict=True):
+            members[(_theme_key(assignment), _hour(report.created_at))].append(report.report_id)
+        totals = self.activity.add(members)
         velocity: dict[tuple[str, datetime], float | None] = {}
         for (theme_id, hour), total in totals.items():
             theme = snapshot.theme(theme_id)
@@ -322,10 +505,9 @@ def build_signal(
     )
 
 
-def report_record(
-    report: QueuedReport, assignment: Assignment, signal: Signal, message_id: str
-) -> dict[str, Any]:
-    """The reports-table item: redacted content, pseudonymous ids, theme, score and its reasons."""
+def report_record(report: QueuedReport, assignment: Assignment, signal: Signal) -> dict[str, Any]:
+    """The reports-table item: redacted content, pseudonymous ids, theme, score and its reasons
+    (the signal's state is added by the caller)."""
     item: dict[str, Any] = {
         "report_id": report.report_id,
         "business": report.business,
@@ -340,7 +522,6 @@ def report_record(
         "score": signal.score,
         "priority": signal.priority,
         "reasons": [reason.model_dump() for reason in signal.reasons],
-        "signal_message_id": message_id,
         "redactions": dict(report.redactions),
     }
     if report.subject is not None:
@@ -356,6 +537,25 @@ def report_record(
     if assignment.nearest_theme_id is not None:
         item["nearest_theme_id"] = assignment.nearest_theme_id
     return item
+
+
+#: Attributes only a pending record has.
+_PENDING_ONLY = frozenset({"signal_pending_since", "signal_body"})
+
+
+def _outgoing(report_id: str, pending: dict[str, Any]) -> OutgoingSignal:
+    """The signal a pending record holds, and the record it becomes once the signal is sent."""
+    return OutgoingSignal(
+        report_id,
+        Priority(pending["priority"]),
+        str(pending["business"]),
+        str(pending["signal_body"]),
+        record={k: v for k, v in pending.items() if k not in _PENDING_ONLY},
+    )
+
+
+def _safe_to_resend(state: RecordState, now: datetime) -> bool:
+    return state.pending_since is not None and now - state.pending_since < SAFE_RESEND_WINDOW
 
 
 def _theme_key(assignment: Assignment) -> str:

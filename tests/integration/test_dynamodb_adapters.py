@@ -10,7 +10,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from riskradar.adapters.dynamodb import ReportStore, SubjectReport, SubjectReporterCounter
+from riskradar.adapters import dynamodb as dynamodb_adapters
+from riskradar.adapters.dynamodb import (
+    ReportStore,
+    SubjectReport,
+    SubjectReporterCounter,
+    ThemeActivityCounter,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 WEEK = timedelta(days=7)
@@ -24,6 +30,18 @@ def dynamodb() -> Iterator[Any]:
             TableName="subjects",
             KeySchema=[{"AttributeName": "subject_hash", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "subject_hash", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        resource.create_table(
+            TableName="activity",
+            KeySchema=[
+                {"AttributeName": "theme_id", "KeyType": "HASH"},
+                {"AttributeName": "hour", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "theme_id", "AttributeType": "S"},
+                {"AttributeName": "hour", "AttributeType": "S"},
+            ],
             BillingMode="PAY_PER_REQUEST",
         )
         resource.create_table(
@@ -75,3 +93,28 @@ def test_report_store_finds_existing_reports_in_batches(dynamodb: Any) -> None:
     assert found == {f"r-{i}" for i in range(0, 250, 2)}
     store.put_many([{"report_id": "r-0", "score": 99}])  # the same key again: still one record
     assert store.get("r-0") == {"report_id": "r-0", "score": 99}
+
+
+def test_theme_hour_counts_count_each_report_once_when_a_batch_is_retried(dynamodb: Any) -> None:
+    counter = ThemeActivityCounter(dynamodb, "activity")
+    hour = T0.replace(minute=0)
+    first = counter.add({("thm-a", hour): ["r1", "r2"], ("novelty", hour): ["r3"]})
+    assert first == {("thm-a", hour): 2, ("novelty", hour): 1}
+    # The same batch again (a retry after the counters were written), plus one new report.
+    again = counter.add({("thm-a", hour): ["r1", "r2", "r4"], ("novelty", hour): ["r3"]})
+    assert again == {("thm-a", hour): 3, ("novelty", hour): 1}
+    assert counter.add({("thm-a", hour + timedelta(hours=1)): ["r5"]}) == {
+        ("thm-a", hour + timedelta(hours=1)): 1
+    }
+
+
+def test_past_its_fingerprint_cap_a_bucket_still_counts_reports(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dynamodb_adapters, "_FINGERPRINTS_PER_BUCKET", 3)
+    counter = ThemeActivityCounter(dynamodb, "activity")
+    key = ("thm-big", T0)
+    assert counter.add({key: ["a", "b", "c"]}) == {key: 3}
+    assert counter.add({key: ["d", "e"]}) == {key: 5}
+    item = dynamodb.Table("activity").get_item(Key={"theme_id": "thm-big", "hour": "2026-11-01T12"})["Item"]
+    assert (len(item["report_fingerprints"]), item["overflow"]) == (3, 2)

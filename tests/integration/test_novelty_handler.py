@@ -189,3 +189,30 @@ def test_the_state_holds_the_detector_and_what_it_remembers(novelty: MockedFunct
     fingerprints = np.frombuffer(base64.b64decode(saved["observed"]["report_fingerprints"]), dtype="<u8")
     assert len(fingerprints) == saved["detector"]["position"]  # every observed report, once
     assert sum(saved["observed"]["report_counts"]) == len(fingerprints)
+
+
+def test_a_record_failing_on_its_last_receive_goes_to_the_fifo_dlq_and_the_later_ones_go_on(
+    novelty: MockedFunction, stream: Stream
+) -> None:
+    sqs = boto3.client("sqs")
+    dlq_url = novelty.stack.physical_id("NoveltyDeadLetterQueue")
+    notices = [stream.shard(stream.background(20), write=writer(novelty)) for _ in range(3)]
+    boto3.client("s3").delete_object(Bucket=bucket(novelty), Key=notices[1].shard_key)  # lost for good
+    event = event_for(notices, receive_count=5)  # NoveltyQueue's maxReceiveCount
+    event["Records"][1]["attributes"]["MessageGroupId"] = "embedding-shards"
+    before = position(novelty)
+
+    response = novelty.invoke(event)
+
+    assert failures(response) == []
+    assert position(novelty) == before + 40  # the shards before and after the lost one
+    [letter] = sqs.receive_message(
+        QueueUrl=dlq_url, MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    attributes = {name: value["StringValue"] for name, value in letter["MessageAttributes"].items()}
+    assert ShardNotice.model_validate_json(letter["Body"]) == notices[1]
+    assert attributes["riskradar.dlq.reason"].startswith("NoSuchKey")
+    assert attributes["riskradar.dlq.source-message-id"] == event["Records"][1]["messageId"]
+    assert attributes["riskradar.dlq.receive-count"] == "5"
+    assert letter["Attributes"]["MessageGroupId"] == "embedding-shards"
+    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter["ReceiptHandle"])

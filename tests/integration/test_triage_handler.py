@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from botocore.exceptions import ClientError
 
 from riskradar.adapters.s3 import EmbeddingShardStore
+from riskradar.dead_letters import FIRST_RECEIVED_AT, REASON, RECEIVE_COUNT, RESEND_SIGNAL, SOURCE_MESSAGE_ID
+from riskradar.local.faults import FaultInjector, FaultPlan, FunctionFaults, FunctionTimedOut
+from riskradar.local.moto_server import make_moto_fifo_deduplication_like_aws, make_moto_sqs_linear
 from riskradar.models import ShardNotice
 from riskradar.scoring import ScoringPolicy
 from riskradar.triage import SHARD_NOTICE_GROUP
@@ -23,9 +27,15 @@ pytestmark = pytest.mark.slow
 SIGNAL_QUEUES = ("SignalCriticalQueue", "SignalHighQueue", "SignalNormalQueue")
 
 
+TRIAGE = "TriageFunction"
+
+
 @pytest.fixture(scope="module")
 def triage() -> Iterator[MockedFunction]:
-    with mocked_function("TriageFunction", function_dir="triage") as function:
+    # moto as the local stack runs it: SQS's FIFO deduplication kept for 5 minutes, consumed or not.
+    make_moto_sqs_linear()
+    make_moto_fifo_deduplication_like_aws()
+    with mocked_function(TRIAGE, function_dir="triage") as function:
         yield function
 
 
@@ -158,7 +168,7 @@ def test_a_novelty_queue_that_refuses_the_notices_fails_the_batch_before_any_sig
 
     sqs.delete_queue(QueueUrl=novelty_url)
     try:
-        with pytest.raises(ClientError):
+        with pytest.raises(BatchProcessingError, match="NonExistentQueue"):
             triage.invoke(event)
     finally:
         assert (
@@ -183,3 +193,151 @@ def test_a_novelty_queue_that_refuses_the_notices_fails_the_batch_before_any_sig
     assert len(announced) == 2
     assert not orphans & set(announced)
     assert announced == sorted(announced, key=lambda key: key.split("/")[1])  # oldest day first
+
+
+# ------------------------------------------------------------------ signals under crashes and retries
+
+
+def fresh_event(tag: str, *, receive_count: int = 1, resend: bool = False) -> dict[str, Any]:
+    """The sample batch's three valid records as new reports `<tag>-0..2`."""
+    event = sample_event()
+    event["Records"] = event["Records"][:-1]
+    for n, record in enumerate(event["Records"]):
+        body = json.loads(record["body"])
+        body["report_id"] = f"{tag}-{n}"
+        record["body"] = json.dumps(body)
+        record["messageId"] = f"{tag}-message-{n}"
+        record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        if resend:
+            record["messageAttributes"][RESEND_SIGNAL] = {
+                "stringValue": "1",
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": "String",
+            }
+    return event
+
+
+def records(function: MockedFunction, tag: str) -> dict[str, dict[str, Any]]:
+    table = boto3.resource("dynamodb").Table(function.stack.physical_id("ReportsTable"))
+    found = {}
+    for n in range(3):
+        item = table.get_item(Key={"report_id": f"{tag}-{n}"}).get("Item")
+        if item is not None:
+            found[f"{tag}-{n}"] = item
+    return found
+
+
+def die_after_the_first_signal_send(function: MockedFunction, event: dict[str, Any]) -> None:
+    """Invoke, and stop the invocation right after its second SendMessageBatch: the first carries
+    the shard notices, the second the first chunk of signals."""
+    injector = FaultInjector(
+        FaultPlan(functions={TRIAGE: FunctionFaults(stop_after=("sqs:SendMessageBatch", 2))})
+    )
+    with pytest.raises(FunctionTimedOut), injector.invocation(TRIAGE):
+        function.invoke(event)
+
+
+def signal_ids(function: MockedFunction) -> Counter[str]:
+    return Counter(s["report_id"] for s in signals(function))
+
+
+def intake_dead_letters(function: MockedFunction) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    url = function.stack.physical_id("IntakeDeadLetterQueue")
+    letters = []
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages"):
+        letters += [
+            {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()} for m in messages
+        ]
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return letters
+
+
+def test_a_signal_sent_by_an_invocation_that_then_died_is_not_sent_again(triage: MockedFunction) -> None:
+    signals(triage)
+    die_after_the_first_signal_send(triage, fresh_event("died"))
+
+    pending = records(triage, "died")
+    assert sorted(pending) == ["died-0", "died-1", "died-2"]  # every record written before any send
+    assert {item["signal_state"] for item in pending.values()} == {"pending"}
+    first = signal_ids(triage)  # a consumer took what went out
+    assert sum(first.values()) >= 1  # they went out; the records were never marked sent
+
+    assert triage.invoke(fresh_event("died", receive_count=2)) == {"batchItemFailures": []}
+
+    assert first + signal_ids(triage) == Counter({"died-0": 1, "died-1": 1, "died-2": 1})
+    stored = records(triage, "died")
+    assert {item["signal_state"] for item in stored.values()} == {"sent"}
+    assert all("signal_body" not in item and item["signal_message_id"] for item in stored.values())
+
+
+def test_a_pending_signal_past_the_window_is_dead_lettered_and_resent_only_on_request(
+    triage: MockedFunction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signals(triage)
+    intake_dead_letters(triage)
+    die_after_the_first_signal_send(triage, fresh_event("late"))
+    first = signal_ids(triage)
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    monkeypatch.setattr(triage.module.service, "clock", lambda: later)
+
+    # Ten minutes on, SQS would no longer drop a resend: nobody can tell whether one went out.
+    assert triage.invoke(fresh_event("late", receive_count=2)) == {"batchItemFailures": []}
+
+    assert signal_ids(triage) == Counter()
+    letters = intake_dead_letters(triage)
+    assert sorted(letter[SOURCE_MESSAGE_ID] for letter in letters) == [f"late-message-{n}" for n in range(3)]
+    for letter in letters:
+        assert letter[REASON].startswith("signal outcome unknown")
+        assert "--resend-unknown-signals" in letter[REASON]
+        assert letter[RECEIVE_COUNT] == "2"
+        first_receive_ms = int(sample_event()["Records"][0]["attributes"]["ApproximateFirstReceiveTimestamp"])
+        assert datetime.fromisoformat(letter[FIRST_RECEIVED_AT]).timestamp() * 1000 == first_receive_ms
+    assert {item["signal_state"] for item in records(triage, "late").values()} == {"pending"}
+
+    # An operator checked the consumers and redrove them with --resend-unknown-signals.
+    assert triage.invoke(fresh_event("late", resend=True)) == {"batchItemFailures": []}
+    assert {item["signal_state"] for item in records(triage, "late").values()} == {"sent"}
+    resent = signal_ids(triage)
+    assert set(first + resent) == {"late-0", "late-1", "late-2"}
+
+
+def test_a_refused_signal_leaves_no_pending_record_and_is_sent_on_retry(triage: MockedFunction) -> None:
+    sqs = boto3.client("sqs")
+    saved = {}
+    for queue in SIGNAL_QUEUES:
+        url = triage.stack.physical_id(queue)
+        names = ["FifoQueue", "DeduplicationScope", "FifoThroughputLimit", "RedrivePolicy"]
+        saved[url] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        sqs.delete_queue(QueueUrl=url)
+    try:
+        with pytest.raises(BatchProcessingError, match="NonExistentQueue"):
+            triage.invoke(fresh_event("refused"))
+    finally:
+        for url, attributes in saved.items():
+            sqs.create_queue(QueueName=url.rsplit("/", 1)[-1], Attributes=attributes)
+
+    assert records(triage, "refused") == {}  # never signalled: nothing half-done is left
+    assert triage.invoke(fresh_event("refused", receive_count=2)) == {"batchItemFailures": []}
+    assert signal_ids(triage) == Counter({"refused-0": 1, "refused-1": 1, "refused-2": 1})
+
+
+def test_a_record_failing_on_its_last_receive_is_dead_lettered_with_its_reason(
+    triage: MockedFunction,
+) -> None:
+    intake_dead_letters(triage)
+    event = sample_event()
+    event["Records"] = [event["Records"][-1]]  # the poison record
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"  # IntakeQueue's maxReceiveCount
+
+    assert triage.invoke(event) == {"batchItemFailures": []}
+
+    [letter] = intake_dead_letters(triage)
+    assert letter[REASON].startswith("not a valid intake message: ")
+    assert letter[RECEIVE_COUNT] == "5"
+    assert letter[SOURCE_MESSAGE_ID] == event["Records"][0]["messageId"]
+    assert letter["riskradar.dlq.source-queue"] == event["Records"][0]["eventSourceARN"]

@@ -24,6 +24,8 @@ def test_novelty_handler_imports_nothing_its_image_lacks() -> None:
         **os.environ,
         "ARTIFACTS_BUCKET": "artifacts",
         "ALERTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/alerts",
+        "NOVELTY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/novelty.fifo",
+        "NOVELTY_DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/novelty-dlq.fifo",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

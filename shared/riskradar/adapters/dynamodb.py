@@ -7,15 +7,34 @@ because per-report round trips would cost more than embedding the batch.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 #: BatchGetItem's limit per request.
 _BATCH_GET_LIMIT = 100
 _UNPROCESSED_RETRIES = 8
+
+
+class SignalState(StrEnum):
+    """Where a stored report's signal is (the record's `signal_state`)."""
+
+    #: The record was written before its signal was sent; whether SQS accepted the signal is not
+    #: known yet. The record holds the signal (`signal_body`) and `signal_pending_since`.
+    PENDING = "pending"
+    #: SQS accepted the signal (`signal_message_id`): the report is triaged.
+    SENT = "sent"
+
+
+@dataclass(frozen=True)
+class RecordState:
+    signal: SignalState
+    #: When the first send whose outcome is unknown was attempted (PENDING only).
+    pending_since: datetime | None = None
 
 
 class ReportStore:
@@ -26,20 +45,43 @@ class ReportStore:
         self._table = dynamodb.Table(table_name)
         self._table_name = table_name
 
+    def states(self, report_ids: Iterable[str]) -> dict[str, RecordState]:
+        """The signal state of each of these reports that has a record (absent: never triaged).
+        Records written before records had a state are SENT: they were written after the send."""
+        items = self._batch_get(
+            report_ids,
+            projection="report_id, signal_state, signal_pending_since",
+        )
+        states = {}
+        for item in items:
+            state = SignalState(item.get("signal_state", SignalState.SENT))
+            since = item.get("signal_pending_since")
+            states[str(item["report_id"])] = RecordState(
+                state, datetime.fromisoformat(str(since)) if state is SignalState.PENDING and since else None
+            )
+        return states
+
     def existing(self, report_ids: Iterable[str]) -> set[str]:
-        """Which of these reports are already stored (i.e. already triaged and signalled)."""
+        """Which of these reports are triaged (their signal was sent)."""
+        return {rid for rid, state in self.states(report_ids).items() if state.signal is SignalState.SENT}
+
+    def get_many(self, report_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The whole records of these reports (those that exist)."""
+        return {str(item["report_id"]): item for item in self._batch_get(report_ids, projection=None)}
+
+    def _batch_get(self, report_ids: Iterable[str], *, projection: str | None) -> list[dict[str, Any]]:
         wanted = list(dict.fromkeys(report_ids))
-        found: set[str] = set()
+        found: list[dict[str, Any]] = []
         for start in range(0, len(wanted), _BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self._table_name: {
-                    "Keys": [{"report_id": rid} for rid in wanted[start : start + _BATCH_GET_LIMIT]],
-                    "ProjectionExpression": "report_id",
-                }
+            keys: dict[str, Any] = {
+                "Keys": [{"report_id": rid} for rid in wanted[start : start + _BATCH_GET_LIMIT]]
             }
+            if projection is not None:
+                keys["ProjectionExpression"] = projection
+            request: dict[str, Any] = {self._table_name: keys}
             for attempt in range(_UNPROCESSED_RETRIES):
                 response = self._dynamodb.batch_get_item(RequestItems=request)
-                found.update(item["report_id"] for item in response["Responses"].get(self._table_name, []))
+                found.extend(response["Responses"].get(self._table_name, []))
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -55,6 +97,11 @@ class ReportStore:
         with self._table.batch_writer(overwrite_by_pkeys=["report_id"]) as writer:
             for item in items:
                 writer.put_item(Item=dict(item))
+
+    def delete_many(self, report_ids: Iterable[str]) -> None:
+        with self._table.batch_writer(overwrite_by_pkeys=["report_id"]) as writer:
+            for report_id in dict.fromkeys(report_ids):
+                writer.delete_item(Key={"report_id": report_id})
 
     def get(self, report_id: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self._table.get_item(Key={"report_id": report_id}).get("Item")
@@ -141,25 +188,60 @@ class SubjectReporterCounter:
         )
 
 
+#: Report fingerprints kept per theme-hour; beyond them reports are counted without a fingerprint
+#: (about 9 bytes each in a number set: far below DynamoDB's 400 KB item limit, far above any
+#: velocity that still changes a score).
+_FINGERPRINTS_PER_BUCKET = 20_000
+
+
+def report_fingerprint(report_id: str) -> int:
+    """48 bits of a report id: what a theme-hour bucket remembers of each report it counted."""
+    return int.from_bytes(hashlib.blake2b(report_id.encode(), digest_size=6).digest(), "big")
+
+
 class ThemeActivityCounter:
-    """Reports per theme per hour (by report time), for theme velocity."""
+    """Reports per theme per hour (by report time), for theme velocity.
+
+    Idempotent per report: each bucket holds the fingerprints of the reports it counted (a number
+    set, to which DynamoDB's ADD adds each member once), and its count is the set's size. A triage
+    batch that is retried after counting — a crash, a timeout, a throttled write further on — counts
+    its reports again without inflating the velocity. Past `_FINGERPRINTS_PER_BUCKET` reports in
+    one theme-hour the rest are added to a plain `overflow` count (not idempotent, and no longer
+    able to move a capped score).
+    """
 
     def __init__(self, dynamodb: Any, table_name: str, *, retention: timedelta = timedelta(days=35)) -> None:
         self._table = dynamodb.Table(table_name)
         self._retention = retention
+        self._conditional_check_failed = dynamodb.meta.client.exceptions.ConditionalCheckFailedException
 
-    def add(self, counts: Mapping[tuple[str, datetime], int]) -> dict[tuple[str, datetime], int]:
-        """Add `counts` keyed by (theme id, hour start); return each bucket's new total."""
+    def add(self, members: Mapping[tuple[str, datetime], Sequence[str]]) -> dict[tuple[str, datetime], int]:
+        """Count the report ids of `members`, keyed by (theme id, hour start); return each bucket's total."""
         totals = {}
-        for (theme_id, hour), increment in counts.items():
-            response = self._table.update_item(
-                Key={"theme_id": theme_id, "hour": hour.strftime("%Y-%m-%dT%H")},
-                UpdateExpression="ADD reports :n SET expires_at = :expires",
-                ExpressionAttributeValues={
-                    ":n": increment,
-                    ":expires": int((hour + self._retention).timestamp()),
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-            totals[(theme_id, hour)] = int(response["Attributes"]["reports"])
+        for (theme_id, hour), report_ids in members.items():
+            key = {"theme_id": theme_id, "hour": hour.strftime("%Y-%m-%dT%H")}
+            expires = int((hour + self._retention).timestamp())
+            try:
+                response = self._table.update_item(
+                    Key=key,
+                    UpdateExpression="ADD report_fingerprints :fingerprints SET expires_at = :expires",
+                    ConditionExpression=(
+                        "attribute_not_exists(report_fingerprints) OR size(report_fingerprints) < :cap"
+                    ),
+                    ExpressionAttributeValues={
+                        ":fingerprints": {report_fingerprint(rid) for rid in report_ids},
+                        ":expires": expires,
+                        ":cap": _FINGERPRINTS_PER_BUCKET,
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+            except self._conditional_check_failed:
+                response = self._table.update_item(
+                    Key=key,
+                    UpdateExpression="ADD overflow :n SET expires_at = :expires",
+                    ExpressionAttributeValues={":n": len(set(report_ids)), ":expires": expires},
+                    ReturnValues="ALL_NEW",
+                )
+            item = response["Attributes"]
+            totals[(theme_id, hour)] = len(item.get("report_fingerprints", ())) + int(item.get("overflow", 0))
         return totals

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import urllib.request
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -30,9 +33,9 @@ def make_moto_sqs_linear() -> None:
 
     For every message it hands out, ReceiveMessage computes *all* the queue's attributes (the
     approximate counts walk every message, several times) just to read MessageRetentionPeriod; and
-    SendMessage does the same to read ContentBasedDeduplication. A backlog of n messages then costs
-    O(n) per message, and a 10,000-report replay spent most of its time there. Both checks get the
-    one attribute they need instead; everything else (and FIFO queues) is moto's own code.
+    SendMessage(Batch) does the same to read ContentBasedDeduplication. A backlog of n messages then
+    costs O(n) per message, and a 10,000-report replay spent most of its time there. Both checks get
+    the one attribute they need instead; everything else is moto's own code.
     Idempotent, and thread-safe: the moto server answers requests on many threads.
     """
     from moto.core.utils import unix_time
@@ -42,6 +45,7 @@ def make_moto_sqs_linear() -> None:
         return
     all_attributes = Queue.attributes
     send_message = SQSBackend.send_message
+    send_message_batch = SQSBackend.send_message_batch
 
     def is_message_valid_based_on_retention_period(
         self: SQSBackend, queue_name: str, message: Message
@@ -52,24 +56,89 @@ def make_moto_sqs_linear() -> None:
 
     def attributes(self: Queue) -> dict[str, Any]:
         if getattr(_sqs_send, "active", False):
-            # The only attribute SendMessage reads for a standard queue.
-            return {"ContentBasedDeduplication": "false"}
+            # The only attribute sending reads (set as a bool by moto's Queue._set_attributes).
+            content_based = bool(getattr(self, "content_based_deduplication", False))
+            return {"ContentBasedDeduplication": "true" if content_based else "false"}
         return all_attributes.fget(self)  # type: ignore[attr-defined,no-any-return]
 
     def linear_send_message(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Message:
-        if self.get_queue(queue_name).fifo_queue:
+        with _sending():
             return send_message(self, queue_name, *args, **kwargs)
-        _sqs_send.active = True
-        try:
-            return send_message(self, queue_name, *args, **kwargs)
-        finally:
-            _sqs_send.active = False
+
+    def linear_send_message_batch(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        with _sending():
+            return send_message_batch(self, queue_name, *args, **kwargs)
 
     # Monkeypatching moto is the point here; mypy rightly flags assigning to methods.
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
     SQSBackend.send_message = linear_send_message  # type: ignore[method-assign]
+    SQSBackend.send_message_batch = linear_send_message_batch  # type: ignore[method-assign]
     Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
     SQSBackend._riskradar_linear = True  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _sending() -> Iterator[None]:
+    """Marks the thread as inside SendMessage(Batch) (re-entrant: the batch calls SendMessage)."""
+    previous = getattr(_sqs_send, "active", False)
+    _sqs_send.active = True
+    try:
+        yield
+    finally:
+        _sqs_send.active = previous
+
+
+#: SQS drops a FIFO message whose deduplication id it accepted in the last 5 minutes.
+FIFO_DEDUPLICATION_INTERVAL_MS = 300_000
+
+
+def make_moto_fifo_deduplication_like_aws() -> None:
+    """Deduplicate FIFO sends as SQS does: against every deduplication id *accepted* in the last
+    5 minutes, whether or not its message is still in the queue.
+
+    moto 5.2 only compares a new message with the messages still in the queue (and walks all of
+    them, O(n) per send): once a consumer has deleted a signal, a resend with the same id would be
+    delivered again locally, while SQS drops it. Here each FIFO queue remembers the ids it accepted
+    (per message group when its DeduplicationScope is messageGroup) with their send times, in a
+    dict: O(1) per send. Only client sends are deduplicated; moto moving a message to a
+    dead-letter queue is not a send and is never dropped. Idempotent and thread-safe.
+    """
+    from moto.sqs.models import Message, Queue
+
+    if getattr(Queue, "_riskradar_fifo_dedup", False):
+        return
+    add_message = Queue.add_message
+
+    def deduplicating_add_message(self: Queue, message: Message) -> None:
+        dedup_id = message.deduplication_id
+        if not self.fifo_queue or dedup_id is None:
+            add_message(self, message)
+            return
+        if getattr(_sqs_send, "active", False):
+            scope = getattr(self, "deduplication_scope", "queue")
+            key = (message.group_id if scope == "messageGroup" else None, dedup_id)
+            sent_ms = int(message.sent_timestamp or 0)
+            with self._messages_lock:
+                accepted: dict[tuple[str | None, str], int] = self.__dict__.setdefault(
+                    "_riskradar_accepted_dedup_ids", {}
+                )
+                # Oldest first (insertion order): forget what left the interval.
+                for old_key, old_ms in list(accepted.items()):
+                    if sent_ms - old_ms < FIFO_DEDUPLICATION_INTERVAL_MS:
+                        break
+                    del accepted[old_key]
+                if key in accepted:
+                    return
+                accepted[key] = sent_ms
+        # moto's own check would compare against the queue's messages: hide the id from it.
+        message.deduplication_id = None
+        try:
+            add_message(self, message)
+        finally:
+            message.deduplication_id = dedup_id
+
+    Queue.add_message = deduplicating_add_message  # type: ignore[method-assign]
+    Queue._riskradar_fifo_dedup = True  # type: ignore[attr-defined]
 
 
 class MotoServer:
@@ -80,6 +149,7 @@ class MotoServer:
 
     def __init__(self) -> None:
         make_moto_sqs_linear()
+        make_moto_fifo_deduplication_like_aws()
         # Always loopback: ThreadedMotoServer's default address is 0.0.0.0.
         self._server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         self._server.start()
@@ -102,6 +172,9 @@ def quiet_library_logs() -> None:
     samtranslator about metrics it never publishes offline."""
     for name in ("werkzeug", "moto", "samtranslator"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # moto's CloudFormation warns about every resource it skipped each time it reads the stack
+    # (`riskradar dlq` lists the stack's queues); the deploy logs them once, by name.
+    warnings.filterwarnings("ignore", message=r"Tried to parse .* not supported by moto")
     # The SDK's DEBUG logs hold request bodies: the local stack creates the HMAC key with one.
     keep_sdk_wire_logs_quiet()
 

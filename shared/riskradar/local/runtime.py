@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
+from riskradar.local.faults import FaultInjector, function_scope, install_client_hooks
 from riskradar.local.logs import FunctionOutput, logger
 from riskradar.local.moto_server import FAKE_CREDENTIALS
 
@@ -128,6 +129,11 @@ class LocalFunction:
 
     def __init__(self, configuration: FunctionConfiguration) -> None:
         self.configuration = configuration
+        #: Faults injected around this function's invocations (the local stack's FaultPlan), if any.
+        self.faults: FaultInjector | None = None
+        # Clients the handler builds (at import or later) get the fault hooks; without faults they
+        # do nothing.
+        install_client_hooks()
         #: The imported handler module (its cold-start state, e.g. a loaded model), for tests and tools.
         self.module: ModuleType
         self._modules = _FunctionModules(configuration.search_path)
@@ -164,6 +170,7 @@ class LocalFunction:
             _applied_environment(config.environment),
             self._modules.active(),
             contextlib.redirect_stdout(self._output),
+            function_scope(config.logical_id),
         ):
             # The function's clock starts with its handler, as on Lambda: the wait for the lock
             # stands for waiting for a free execution environment, which is not the function's
@@ -172,7 +179,11 @@ class LocalFunction:
             context = LambdaContext(config.name, config.arn, str(config.memory_mb), config.timeout_s)
             started = time.monotonic()
             try:
-                result = self._handler(payload, context)
+                if self.faults is None:
+                    result = self._handler(payload, context)
+                else:
+                    with self.faults.invocation(config.logical_id):
+                        result = self._handler(payload, context)
             finally:
                 elapsed = time.monotonic() - started
                 self._output.flush()
@@ -195,6 +206,7 @@ class LocalFunction:
                 _applied_environment(config.environment),
                 self._modules.active(),
                 contextlib.redirect_stdout(self._output),
+                function_scope(config.logical_id),
             ):
                 module = importlib.import_module(module_name)
         except Exception as error:

@@ -22,6 +22,7 @@ from typing import Any
 
 from moto.events.models import EventPattern
 
+from riskradar.local.faults import FaultInjector
 from riskradar.local.logs import logger
 from riskradar.local.runtime import LocalFunction
 
@@ -134,6 +135,8 @@ class SqsPoller:
         # 0.0: stop gathering as soon as the queue is empty instead of waiting out the window.
         self._window_scale = batching_window_scale
         self._lock = threading.Lock()
+        #: Poison messages and redeliveries injected by the local stack's FaultPlan, if any.
+        self.faults: FaultInjector | None = None
 
     def poll_once(self) -> int:
         """Gather and deliver at most one batch per event source; return the messages delivered."""
@@ -173,6 +176,7 @@ class SqsPoller:
         return {name: int(attributes.get(name, 0)) for name in names}
 
     def _deliver_one_batch(self, source: SqsEventSource) -> int:
+        self._maybe_poison(source)
         messages = self._gather(source)
         if not messages:
             return 0
@@ -187,8 +191,10 @@ class SqsPoller:
         failed_ids = self._invoke(source, delivered)
         succeeded = [record for record in delivered if record["messageId"] not in failed_ids]
         failed = [record for record in delivered if record["messageId"] in failed_ids]
-        self._delete(source, succeeded)
-        self._return_to_queue(source, failed)
+        # SQS is at-least-once: a message processed successfully may be delivered again.
+        redelivered = [record for record in succeeded if self.faults is not None and self.faults.redeliver()]
+        self._delete(source, [record for record in succeeded if record not in redelivered])
+        self._return_to_queue(source, failed + redelivered)
         logger.info(
             "%s -> %s: %d delivered, %d succeeded, %d returned to the queue",
             source.queue_name,
@@ -198,6 +204,18 @@ class SqsPoller:
             len(failed),
         )
         return len(delivered)
+
+    def _maybe_poison(self, source: SqsEventSource) -> None:
+        faults = self.faults
+        body = faults.poison_for(source.queue_name) if faults is not None else None
+        if faults is None or body is None:
+            return
+        request: dict[str, Any] = {"QueueUrl": source.queue_url, "MessageBody": body}
+        if source.queue_arn.endswith(".fifo"):
+            nonce = hashlib.sha256(f"{body}|{time.time_ns()}".encode()).hexdigest()
+            request |= {"MessageGroupId": "poison", "MessageDeduplicationId": nonce}
+        message_id = str(self._sqs.send_message(**request)["MessageId"])
+        faults.record_poison(message_id, body)
 
     def _gather(self, source: SqsEventSource) -> list[dict[str, Any]]:
         """Receive until the batch is full, or the (scaled) batching window has passed since the

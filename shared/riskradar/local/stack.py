@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Self
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from riskradar.local.faults import FaultInjector, FaultPlan
 from riskradar.local.http_api import HttpApi, HttpRequest, Route, request_target, response_as_dict
 from riskradar.local.http_server import HttpApiServer
 from riskradar.local.identity import LocalIdentityProvider, local_issuer_url
@@ -115,6 +116,7 @@ class LocalStack:
         self._background: threading.Thread | None = None
         self._background_stop = threading.Event()
         self._stopped = False
+        self._faults: FaultInjector | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -130,6 +132,7 @@ class LocalStack:
         retry_delay_s: int = 0,
         batching_window_scale: float = 0.0,
         jwt_issuer_parameters: Sequence[str] = (),
+        faults: FaultPlan | None = None,
     ) -> LocalStack:
         """Start moto, deploy the template into it and import every function.
 
@@ -141,7 +144,8 @@ class LocalStack:
         read them at cold start. `extra_env` is added to every function's environment.
         `retry_delay_s` is how long a failed SQS message stays invisible before its retry;
         `batching_window_scale` scales each mapping's MaximumBatchingWindowInSeconds (0: do not
-        wait for more messages once the queue is empty).
+        wait for more messages once the queue is empty). `faults` is a plan of failures to inject
+        around the functions (see riskradar.local.faults; `inject_faults` changes it later).
         """
         started = time.monotonic()
         template = SamTemplate.load(template_path)
@@ -174,6 +178,8 @@ class LocalStack:
         except BaseException:
             cls._release(server, stack=None, stack_name=stack_name, region=region)
             raise
+        if faults is not None:
+            stack.inject_faults(faults)
         logger.info(
             "local stack %s up in %.1f s on %s: %d functions, %d routes, %d SQS sources, %d schedules",
             stack_name,
@@ -416,6 +422,28 @@ class LocalStack:
     def queue_depth(self, logical_id: str) -> int:
         """Messages in a queue of the stack: visible plus in flight."""
         return self._poller.queue_depth(self.physical_id(logical_id))
+
+    # ------------------------------------------------------------------ faults
+
+    def inject_faults(self, plan: FaultPlan | None) -> FaultInjector | None:
+        """Apply `plan` from now on (None: no faults); return its injector, whose ledger counts
+        what was injected and whose `enabled` switches it off and on."""
+        injector = None
+        if plan is not None:
+            injector = FaultInjector(plan)
+            injector.poison_queues(
+                frozenset(self.physical_id(queue).rsplit("/", 1)[-1] for queue in plan.poisoned_queues)
+            )
+        for function in self._functions.values():
+            function.faults = injector
+        self._poller.faults = injector
+        self._faults = injector
+        return injector
+
+    @property
+    def faults(self) -> FaultInjector | None:
+        """The injector of the fault plan in force, if any."""
+        return self._faults
 
     # ------------------------------------------------------------------ schedules
 
