@@ -54,6 +54,7 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -359,10 +360,15 @@ class TriageService:
 
     def _triage_fresh(self, reports: Sequence[QueuedReport]) -> dict[str, dict[str, Any]]:
         """Embed, assign, count, shard, announce and score; the pending record of each report."""
-        vectors = self.embedder.encode([report.text for report in reports])
-        snapshot = self.snapshots.current()
+        # The distinct-reporter counts and the snapshot do not depend on the embeddings: they are
+        # fetched while the model runs (its inference releases the GIL), not after it.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="triage-io") as io:
+            counting = io.submit(self._distinct_reporters, reports)
+            reading = io.submit(self.snapshots.current)
+            vectors = self.embedder.encode([report.text for report in reports])
+            snapshot = reading.result()
+            distinct_reporters = counting.result()
         assignments = assign_to_themes(vectors, snapshot)
-        distinct_reporters = self._distinct_reporters(reports)
         velocity = self._theme_velocity(reports, assignments, snapshot)
         # Vectors are kept, and the online detector told, before any signal leaves: no report is
         # signalled without its embedding, nor without the detector hearing of it.

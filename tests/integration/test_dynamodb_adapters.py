@@ -82,7 +82,8 @@ def test_expired_reporters_are_pruned_from_the_subject_item(dynamodb: Any) -> No
     counter.record_and_count([SubjectReport("seller-z", f"old-{i}", at(0)) for i in range(60)], window=WEEK)
     counts = counter.record_and_count([SubjectReport("seller-z", "new", at(30))], window=WEEK)
     assert counts == {"seller-z": 1}
-    reporters = dynamodb.Table("subjects").get_item(Key={"subject_hash": "seller-z"})["Item"]["reporters"]
+    item = dynamodb.Table("subjects").get_item(Key={"subject_hash": "seller-z"})["Item"]
+    reporters = [name for name in item if name.startswith("r_")]
     assert len(reporters) == 11  # 50 of the 60 expired ones pruned in one go, the rest next time
 
 
@@ -118,3 +119,18 @@ def test_past_its_fingerprint_cap_a_bucket_still_counts_reports(
     assert counter.add({key: ["d", "e"]}) == {key: 5}
     item = dynamodb.Table("activity").get_item(Key={"theme_id": "thm-big", "hour": "2026-11-01T12"})["Item"]
     assert (len(item["report_fingerprints"]), item["overflow"]) == (3, 2)
+
+
+def test_each_subject_costs_one_update_whether_it_is_new_or_not(dynamodb: Any) -> None:
+    calls: list[str] = []
+    events = dynamodb.meta.client.meta.events
+    events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    counter = SubjectReporterCounter(dynamodb, "subjects")
+    new_subjects = [SubjectReport(f"seller-{i}", f"r-{i}", at(0)) for i in range(12)]
+
+    assert counter.record_and_count(new_subjects, window=WEEK) == {f"seller-{i}": 1 for i in range(12)}
+    assert calls == ["UpdateItem"] * 12
+    calls.clear()
+    again = counter.record_and_count([SubjectReport("seller-3", "r-x", at(1))], window=WEEK)
+    assert again == {"seller-3": 2}
+    assert calls == ["UpdateItem"]

@@ -6,10 +6,10 @@ because per-report round trips would cost more than embedding the batch.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -117,21 +117,30 @@ class SubjectReport:
 
 #: Expired reporters are pruned from a subject's item once there are this many of them.
 _PRUNE_EXPIRED_AT = 50
+#: Prefix of the attribute that holds one reporter's latest report time (`r_<reporter pseudonym>`).
+_REPORTER_ATTRIBUTE = "r_"
+#: Subjects recorded at once: each is a round trip of its own, and a batch of 100 reports can name
+#: 100 subjects; the low-level client is thread-safe and keeps this many connections.
+_CONCURRENT_SUBJECTS = 8
 
 
 class SubjectReporterCounter:
     """Distinct reporters against each subject within a sliding window.
 
-    One item per subject holding a map reporter → that reporter's latest report time, so a batch
-    costs one UpdateItem per distinct subject (which returns the whole map to count from) instead
-    of a write per report plus a query. Reporters that fell out of the window are pruned from the
-    map now and then; DynamoDB TTL removes the whole item once the subject has been quiet for a
-    window.
+    One item per subject, one attribute per reporter (`r_<pseudonym>` = that reporter's latest
+    report time), so a batch costs **one** UpdateItem per distinct subject — the same `SET` creates
+    the item or extends it, and returns it whole to count from — instead of a write per report plus
+    a query (a map of reporters would need a second and third call to create it). The subjects of a
+    batch are recorded concurrently: on AWS each call is a network round trip, and one after another
+    they took longer than embedding the batch. Reporters that fell out of the window are pruned now
+    and then; DynamoDB TTL removes the whole item once the subject has been quiet for a window.
     """
 
     def __init__(self, dynamodb: Any, table_name: str) -> None:
-        self._table = dynamodb.Table(table_name)
-        self._conditional_check_failed = dynamodb.meta.client.exceptions.ConditionalCheckFailedException
+        # The resource's client, not a Table: clients are thread-safe, resources are not (and this
+        # client keeps the resource's conversion of plain Python values to DynamoDB's types).
+        self._client = dynamodb.meta.client
+        self._table_name = table_name
 
     def record_and_count(self, reports: Sequence[SubjectReport], *, window: timedelta) -> dict[str, int]:
         """Record the batch's reports, then count each subject's distinct reporters in the window
@@ -141,49 +150,50 @@ class SubjectReporterCounter:
             reporters = latest.setdefault(report.subject_hash, {})
             stamp = int(report.created_at.timestamp())
             reporters[report.reporter_hash] = max(reporters.get(report.reporter_hash, stamp), stamp)
+        if not latest:
+            return {}
         window_s = int(window.total_seconds())
-        counts = {}
-        for subject_hash, reporters in latest.items():
-            window_end = max(reporters.values())
-            stamps = self._record(subject_hash, reporters, expires_at=window_end + window_s)
-            since = window_end - window_s
-            counts[subject_hash] = sum(1 for stamp in stamps.values() if int(stamp) >= since)
-            expired = [reporter for reporter, stamp in stamps.items() if int(stamp) < since]
-            if len(expired) >= _PRUNE_EXPIRED_AT:
-                self._prune(subject_hash, expired[:_PRUNE_EXPIRED_AT])
-        return counts
+        with ThreadPoolExecutor(max_workers=min(_CONCURRENT_SUBJECTS, len(latest))) as pool:
+            counted = pool.map(
+                lambda item: self._record_and_count(item[0], item[1], window_s), latest.items()
+            )
+            return dict(zip(latest, counted, strict=True))
 
-    def _record(self, subject_hash: str, reporters: Mapping[str, int], *, expires_at: int) -> dict[str, Any]:
-        names = {f"#r{i}": reporter for i, reporter in enumerate(reporters)}
-        values: dict[str, Any] = {f":t{i}": stamp for i, stamp in enumerate(reporters.values())}
-        assignments = ", ".join(f"reporters.#r{i} = :t{i}" for i in range(len(reporters)))
-        update = {
-            "Key": {"subject_hash": subject_hash},
-            "UpdateExpression": f"SET {assignments}, expires_at = :expires_at",
-            # A nested path can only be set inside an existing map: create the item first if needed.
-            "ConditionExpression": "attribute_exists(reporters)",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": {**values, ":expires_at": expires_at},
-            "ReturnValues": "ALL_NEW",
+    def _record_and_count(self, subject_hash: str, reporters: Mapping[str, int], window_s: int) -> int:
+        window_end = max(reporters.values())
+        stamps = self._record(subject_hash, reporters, expires_at=window_end + window_s)
+        since = window_end - window_s
+        expired = [reporter for reporter, stamp in stamps.items() if stamp < since]
+        if len(expired) >= _PRUNE_EXPIRED_AT:
+            self._prune(subject_hash, expired[:_PRUNE_EXPIRED_AT])
+        return sum(1 for stamp in stamps.values() if stamp >= since)
+
+    def _record(self, subject_hash: str, reporters: Mapping[str, int], *, expires_at: int) -> dict[str, int]:
+        """Set each reporter's latest time; every reporter of the subject with its time."""
+        names = {f"#r{i}": _REPORTER_ATTRIBUTE + reporter for i, reporter in enumerate(reporters)}
+        values = {f":t{i}": stamp for i, stamp in enumerate(reporters.values())}
+        response = self._client.update_item(
+            TableName=self._table_name,
+            Key={"subject_hash": subject_hash},
+            UpdateExpression="SET "
+            + ", ".join(f"{name} = :t{i}" for i, name in enumerate(names))
+            + ", expires_at = :expires_at",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={**values, ":expires_at": expires_at},
+            ReturnValues="ALL_NEW",
+        )
+        return {
+            name.removeprefix(_REPORTER_ATTRIBUTE): int(value)
+            for name, value in response["Attributes"].items()
+            if name.startswith(_REPORTER_ATTRIBUTE)
         }
-        try:
-            response = self._table.update_item(**update)
-        except self._conditional_check_failed:
-            # If another invocation creates it in between, that item is just as good.
-            with contextlib.suppress(self._conditional_check_failed):
-                self._table.put_item(
-                    Item={"subject_hash": subject_hash, "reporters": {}, "expires_at": expires_at},
-                    ConditionExpression="attribute_not_exists(subject_hash)",
-                )
-            response = self._table.update_item(**update)
-        stamps: dict[str, Any] = response["Attributes"]["reporters"]
-        return stamps
 
     def _prune(self, subject_hash: str, reporters: Sequence[str]) -> None:
-        names = {f"#r{i}": reporter for i, reporter in enumerate(reporters)}
-        self._table.update_item(
+        names = {f"#r{i}": _REPORTER_ATTRIBUTE + reporter for i, reporter in enumerate(reporters)}
+        self._client.update_item(
+            TableName=self._table_name,
             Key={"subject_hash": subject_hash},
-            UpdateExpression="REMOVE " + ", ".join(f"reporters.{name}" for name in names),
+            UpdateExpression="REMOVE " + ", ".join(names),
             ExpressionAttributeNames=names,
         )
 
