@@ -390,7 +390,6 @@ def _serve(port: int, admin_port: int) -> int:
     from riskradar.local import LocalStack
     from riskradar.local.admin import AdminServer, ServeFile
     from riskradar.local.defaults import TEMPLATE, local_issuer_file, local_serve_file, local_stack_options
-    from riskradar.local.endpoint import LocalEndpoint, local_endpoint_file
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -407,11 +406,11 @@ def _serve(port: int, admin_port: int) -> int:
             admin_url=admin.url,
             admin_token=admin.token,
             issuer_file=str(issuer_file) if issuer_file else None,
+            aws_endpoint=stack.endpoint_url,
+            region=stack.region,
+            stack_name=stack.stack_name,
         )
         serve_file = serve.write(local_serve_file())
-        # Where `riskradar dlq` (in another process) finds this stack.
-        endpoint = LocalEndpoint(stack.endpoint_url, stack.region, stack.stack_name, api_url, os.getpid())
-        endpoint.write(local_endpoint_file())
         try:
             stack.start_background()
             _print_serve_banner(api_url, stack.endpoint_url, stack.identity_provider.issuer, issuer_file)
@@ -420,7 +419,6 @@ def _serve(port: int, admin_port: int) -> int:
             stack.stop_background()
         finally:
             serve.delete_if_mine(serve_file)
-            endpoint.delete(local_endpoint_file())
             if issuer_file is not None:
                 stack.identity_provider.delete_issuer_file(issuer_file)
     return 0

@@ -50,7 +50,11 @@ def add_parser(commands: Any) -> None:
         )
         parser.add_argument("--region", help="the deployed stack's region (default: your AWS configuration)")
         parser.add_argument("--profile", help="the AWS profile to use for a deployed stack")
-        parser.add_argument("--local-file", type=Path, help="the file a running `riskradar serve` wrote")
+        parser.add_argument(
+            "--serve-file",
+            type=Path,
+            help="how to reach the local `serve` (default: the one it wrote under ~/.cache/riskradar)",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,20 +79,18 @@ def operator_for(args: argparse.Namespace) -> DeadLetterOperator:
         cloudformation, sqs = session.client("cloudformation"), session.client("sqs")
         stack_name = str(args.stack)
     else:
-        from riskradar.local.endpoint import LocalEndpoint, local_endpoint_file
+        from riskradar.local.defaults import local_serve_file
         from riskradar.local.moto_server import fake_session
+        from riskradar.remote import RemoteError, running_serve
 
-        path: Path = args.local_file or local_endpoint_file()
-        if not path.is_file():
-            raise DlqCommandError(
-                f"no running `riskradar serve` ({path} does not exist); "
-                "pass --stack NAME for a deployed stack"
-            )
-        endpoint = LocalEndpoint.read(path)
-        session = fake_session(endpoint.region)
-        cloudformation = session.client("cloudformation", endpoint_url=endpoint.aws_endpoint)
-        sqs = session.client("sqs", endpoint_url=endpoint.aws_endpoint)
-        stack_name = endpoint.stack_name
+        try:
+            serve = running_serve(args.serve_file or local_serve_file())
+        except RemoteError as error:
+            raise DlqCommandError(f"{error}; or pass --stack NAME for a deployed stack") from None
+        session = fake_session(serve.region)
+        cloudformation = session.client("cloudformation", endpoint_url=serve.aws_endpoint)
+        sqs = session.client("sqs", endpoint_url=serve.aws_endpoint)
+        stack_name = serve.stack_name
     try:
         queues = StackQueues(cloudformation, sqs).queues(stack_name)
     except (ClientError, BotoCoreError) as error:

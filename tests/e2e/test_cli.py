@@ -4,6 +4,7 @@ errors (wrong URL, refused token, a deployed stack that cannot run the function)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -39,6 +40,9 @@ def serve_file(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> I
             admin_url=admin.url,
             admin_token=admin.token,
             issuer_file=str(issuer_file),
+            aws_endpoint=stack.endpoint_url,
+            region=stack.region,
+            stack_name=stack.stack_name,
         )
         yield serve.write(folder / "serve.json")
 
@@ -118,7 +122,7 @@ def test_the_admin_endpoint_wants_the_serve_files_token(
     serve_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     serve = ServeFile.read(serve_file)
-    forged = ServeFile(serve.pid, serve.api_url, serve.admin_url, "not-the-token", serve.issuer_file)
+    forged = dataclasses.replace(serve, admin_token="not-the-token")
     status, _, err = run_cli(capsys, "recluster", "--serve-file", str(forged.write(tmp_path / "forged.json")))
     assert status == 2
     assert "HTTP 401: missing or wrong admin token" in err

@@ -23,7 +23,7 @@ from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, JsonState
 from riskradar.cli import main
 from riskradar.embedding import MINILM_DIMENSION
 from riskradar.local import LocalStack
-from riskradar.local.endpoint import LocalEndpoint
+from riskradar.local.admin import ServeFile
 from riskradar.local.faults import FaultPlan, FunctionFaults
 from riskradar.models import ShardNotice
 from tests.helpers import drain, stored_report
@@ -44,9 +44,18 @@ TEXTS = [
 
 @pytest.fixture
 def endpoint_file(stack: LocalStack, tmp_path: Path) -> Path:
-    """What `riskradar serve` writes, for this test's stack."""
-    endpoint = LocalEndpoint(stack.endpoint_url, stack.region, stack.stack_name, stack.api_url, os.getpid())
-    return endpoint.write(tmp_path / "local-stack.json")
+    """What `riskradar serve` writes, for this test's stack (no admin endpoint: dlq needs none)."""
+    serve = ServeFile(
+        pid=os.getpid(),
+        api_url=stack.api_url,
+        admin_url="http://127.0.0.1:1",
+        admin_token="unused-by-dlq",
+        issuer_file=None,
+        aws_endpoint=stack.endpoint_url,
+        region=stack.region,
+        stack_name=stack.stack_name,
+    )
+    return serve.write(tmp_path / "serve.json")
 
 
 @pytest.fixture
@@ -59,7 +68,7 @@ def quiet(stack: LocalStack) -> Any:
 
 def dlq(capsys: pytest.CaptureFixture[str], endpoint_file: Path, *args: str) -> tuple[int, str]:
     capsys.readouterr()
-    code = main(["dlq", *args, "--local-file", str(endpoint_file)])
+    code = main(["dlq", *args, "--serve-file", str(endpoint_file)])
     return code, capsys.readouterr().out
 
 

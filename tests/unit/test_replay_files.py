@@ -252,6 +252,9 @@ def test_a_serve_file_of_a_stopped_serve_is_recognised(
         admin_url="http://127.0.0.1:2",
         admin_token="t",
         issuer_file=None,
+        aws_endpoint="http://127.0.0.1:3",
+        region="us-east-1",
+        stack_name="riskradar-local",
     )
     path = stale.write(tmp_path / "serve.json")
     assert path.stat().st_mode & 0o777 == 0o600

@@ -45,6 +45,11 @@ class ServeFile:
     admin_url: str
     admin_token: str
     issuer_file: str | None
+    #: The moto server every AWS call of the local stack goes to, its region and the stack's name:
+    #: what commands that operate the stack's resources directly (`riskradar dlq`) need.
+    aws_endpoint: str
+    region: str
+    stack_name: str
 
     def write(self, path: Path) -> Path:
         """Write atomically, 0600 in a 0700 directory (the admin token is a secret)."""
@@ -63,6 +68,9 @@ class ServeFile:
                 admin_url=str(content["admin_url"]),
                 admin_token=str(content["admin_token"]),
                 issuer_file=str(content["issuer_file"]) if content.get("issuer_file") else None,
+                aws_endpoint=str(content["aws_endpoint"]),
+                region=str(content["region"]),
+                stack_name=str(content["stack_name"]),
             )
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"{path} is not a serve file") from None
