@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import nbinom
+from scipy.special import betainc
 
 __all__ = [
     "STATE_VERSION",
@@ -39,7 +39,7 @@ class NoveltyConfig:
     #: report joined; one neighbourhood per value is scored and the most surprising counts.
     neighbourhood_similarities: tuple[float, ...] = (0.65, 0.7, 0.75)
     #: Surprise, -ln P, from which a neighbourhood's growth is alerted on.
-    surprise_threshold: float = 12.0
+    surprise_threshold: float = 10.0
     #: Fewest arrivals in the surprising window for an alert.
     min_alert_size: int = 5
     #: Weight of the prior on a region's share of the stream, in pseudo-reports.
@@ -62,6 +62,9 @@ class NoveltyConfig:
     window_reports: int = 2000
     #: The most arrivals one alert can hold (and the longest burst scanned).
     max_burst: int = 64
+    #: A burst is judged over at least this many reports: clumps of a few reports within minutes
+    #: happen somewhere all the time by chance, and a theme does not grow in minutes.
+    min_window_reports: int = 200
 
     def __post_init__(self) -> None:
         if not all(-1.0 <= s <= 1.0 for s in (self.join_similarity, *self.neighbourhood_similarities)):
@@ -120,10 +123,10 @@ class NoveltyDetector:
         self._first_seen: _Floats = np.zeros(0, dtype=np.float64)
         #: Burst size of the micro-cluster's last alert (0: none); a region alerts again when it doubles.
         self._alerted: _Ints = np.zeros(0, dtype=np.int64)
-        # The last `window_reports` arrivals, oldest first: position, micro-cluster id, report id.
-        self._arrival_positions: list[int] = []
-        self._arrival_clusters: list[int] = []
-        self._arrival_ids: list[str] = []
+        # The last `window_reports` arrivals in a ring: the report at position p is in slot
+        # p % window_reports, with the id of the micro-cluster it joined.
+        self._ring_clusters: _Ints = np.zeros(self.config.window_reports, dtype=np.int64)
+        self._ring_ids: list[str] = [""] * self.config.window_reports
         self._prior_share_now = self.config.max_prior_share
 
     @property
@@ -206,11 +209,7 @@ class NoveltyDetector:
                 "first_seen": self._first_seen[:n].tolist(),
                 "alerted": self._alerted[:n].tolist(),
             },
-            "arrivals": {
-                "position": list(self._arrival_positions),
-                "micro_cluster": list(self._arrival_clusters),
-                "report_id": list(self._arrival_ids),
-            },
+            "arrivals": {"micro_cluster": self._ring_clusters.tolist(), "report_id": list(self._ring_ids)},
         }
 
     @classmethod
@@ -234,9 +233,8 @@ class NoveltyDetector:
         detector._first_seen = np.array(clusters["first_seen"], dtype=np.float64)
         detector._alerted = np.array(clusters["alerted"], dtype=np.int64)
         arrivals = state["arrivals"]
-        detector._arrival_positions = [int(p) for p in arrivals["position"]]
-        detector._arrival_clusters = [int(c) for c in arrivals["micro_cluster"]]
-        detector._arrival_ids = [str(r) for r in arrivals["report_id"]]
+        detector._ring_clusters = np.array(arrivals["micro_cluster"], dtype=np.int64)
+        detector._ring_ids = [str(r) for r in arrivals["report_id"]]
         return detector
 
     # -- internals --------------------------------------------------------------------------------
@@ -262,11 +260,9 @@ class NoveltyDetector:
         self._sizes[row] += 1
         self._weights[row] = self._weights[row] * self._decay ** (self.position - self._updated[row]) + 1.0
         self._updated[row] = self.position
-        self._arrival_positions.append(self.position)
-        self._arrival_clusters.append(int(self._ids[row]))
-        self._arrival_ids.append(report_id)
-        if len(self._arrival_positions) > self.config.window_reports:
-            del self._arrival_positions[0], self._arrival_clusters[0], self._arrival_ids[0]
+        slot = self.position % self.config.window_reports
+        self._ring_clusters[slot] = self._ids[row]
+        self._ring_ids[slot] = report_id
         return row
 
     def _new_row(self, seconds: float) -> int:
@@ -306,12 +302,14 @@ class NoveltyDetector:
         n = self._count
         similarities = self._centroids[:n] @ self._centroids[row]
         weights = self._weights_now()
-        arrival_clusters = np.array(self._arrival_clusters, dtype=np.int64)
+        # Positions in the ring, newest first, and the micro-cluster each report joined.
+        positions = np.arange(self.position, max(self.position - self.config.window_reports, 0), -1)
+        arrival_clusters = self._ring_clusters[positions % self.config.window_reports]
         best: tuple[float, int, npt.NDArray[np.bool_], _Ints, float] | None = None
         for radius in self.config.neighbourhood_similarities:
             members = similarities >= radius
             members[row] = True
-            found = self._score_neighbourhood(members, weights, arrival_clusters)
+            found = self._score_neighbourhood(members, weights, positions, arrival_clusters)
             if found is not None and (best is None or found[0] > best[0]):
                 surprise, burst, window, expected = found
                 best = (surprise, burst, members, window, expected)
@@ -328,29 +326,30 @@ class NoveltyDetector:
             size=int(sizes.sum()),
             first_seen=datetime.fromtimestamp(float(self._first_seen[:n][members].min()), UTC),
             burst_size=burst,
-            members=tuple(self._arrival_ids[i] for i in window),
+            members=tuple(self._ring_ids[p % self.config.window_reports] for p in window),
             centroid=centroid[0],
             surprise=surprise,
             expected=expected,
         )
 
     def _score_neighbourhood(
-        self, members: npt.NDArray[np.bool_], weights: _Floats, arrival_clusters: _Ints
+        self, members: npt.NDArray[np.bool_], weights: _Floats, positions: _Ints, arrival_clusters: _Ints
     ) -> tuple[float, int, _Ints, float] | None:
-        """(surprise, burst size, arrival indices of the burst, expected) of the neighbourhood's
-        most surprising window ending now, if it passes the threshold."""
+        """(surprise, burst size, positions of the burst oldest first, expected) of the
+        neighbourhood's most surprising window ending now, if it passes the threshold."""
         config = self.config
         n = self._count
         if int(self._alerted[:n][members].max(initial=0)) * 2 > config.max_burst:
             return None
-        inside = np.flatnonzero(np.isin(arrival_clusters, self._ids[:n][members]))[::-1][: config.max_burst]
+        inside = positions[np.isin(arrival_clusters, self._ids[:n][members])][: config.max_burst]
         if len(inside) < config.min_alert_size:
             return None
         decay = self._decay
         position = self.position
         k = np.arange(1, len(inside) + 1, dtype=np.float64)
-        starts = np.array([self._arrival_positions[i] for i in inside], dtype=np.float64)
-        lengths = position - starts + 1  # reports in the window, its arrivals included
+        starts = inside.astype(np.float64)
+        # Reports in the window, its arrivals included (at least min_window_reports).
+        lengths = np.maximum(position - starts + 1, config.min_window_reports)
         # Everything as of the window's start: the neighbourhood's decayed arrivals before it, and
         # the decayed exposure before it (every report since the detector started).
         weight_now = float(weights[members].sum())
@@ -367,7 +366,7 @@ class NoveltyDetector:
             return None
         size = 1.0 / (1.0 / shape[eligible] + config.overdispersion)
         surprise = np.zeros_like(k)
-        surprise[eligible] = -nbinom.logsf(k[eligible] - 1, size, size / (size + mean[eligible]))
+        surprise[eligible] = _negative_binomial_surprise(k[eligible], mean[eligible], size)
         best = int(surprise.argmax())
         if not surprise[best] >= config.surprise_threshold:
             return None
@@ -386,6 +385,14 @@ class NoveltyDetector:
         self._first_seen = self._first_seen[keep]
         self._alerted = self._alerted[keep]
         self._count = len(keep)
+
+
+def _negative_binomial_surprise(observed: _Floats, mean: _Floats, size: _Floats) -> _Floats:
+    """-ln P(X ≥ observed) for X negative binomial with this mean and size (shape): the tail of a
+    negative binomial is a regularised incomplete beta function, I_{m/(m+size)}(observed, size)."""
+    tail = betainc(observed, size, mean / (mean + size))
+    surprise: _Floats = -np.log(np.maximum(tail, 1e-300))
+    return surprise
 
 
 def _unit_rows(rows: Vectors) -> Vectors:
