@@ -116,10 +116,15 @@ def score_emerging(
     equal length; an empty bucket is fine.
     """
     config = config or EmergingConfig()
-    matrix = np.asarray(counts, dtype=np.float64).reshape(len(theme_ids), -1)
     volume = np.asarray(totals, dtype=np.float64)
-    if volume.ndim != 1 or volume.shape[0] != matrix.shape[1]:
-        raise ValueError(f"totals of shape {volume.shape} do not match counts of shape {matrix.shape}")
+    matrix = np.asarray(counts, dtype=np.float64)
+    if matrix.size == 0 and not theme_ids and volume.ndim == 1:
+        matrix = np.zeros((0, volume.shape[0]))
+    if volume.ndim != 1 or matrix.shape != (len(theme_ids), volume.shape[0]):
+        raise ValueError(
+            f"{len(theme_ids)} themes and totals of shape {volume.shape} "
+            f"do not match counts of shape {matrix.shape}"
+        )
     if np.any(matrix < 0) or np.any(volume < 0):
         raise ValueError("counts and totals must not be negative")
     buckets = matrix.shape[1]

@@ -14,6 +14,7 @@ import requests
 
 from riskradar.local import LocalStack
 from riskradar.models import ThemeAlert
+from riskradar.novelty import NoveltyConfig
 from riskradar.online_detection import PROVISIONAL_PREFIX
 from tests.helpers import drain
 
@@ -21,10 +22,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGNAL_QUEUES = ("SignalCriticalQueue", "SignalHighQueue", "SignalNormalQueue")
-#: Everyday banking questions: the background the detector learns (past its 500-report warm-up).
+#: Everyday banking questions: the background the detector learns. It judges a region only once
+#: `min_history_reports` (1,000) reports came before the window, so the new topic starts after those.
 BACKGROUND_INTENTS = (
     "card_arrival",
-    "exchange_rate",
+    "transfer_fee_charged",
+    "cash_withdrawal_charge",
     "top_up_failed",
     "pending_transfer",
     "declined_card_payment",
@@ -32,7 +35,8 @@ BACKGROUND_INTENTS = (
     "balance_not_updated_after_bank_transfer",
     "card_payment_fee_charged",
 )
-BACKGROUND_PER_INTENT = 70
+BACKGROUND_PER_INTENT = 120
+LEARNING_REPORTS = NoveltyConfig().min_history_reports + 40
 #: A scam none of the background is about.
 NEW_TOPIC = (
     "A courier called and said I must pay a customs fee in gift cards before they deliver my parcel.",
@@ -116,7 +120,7 @@ def test_a_burst_of_a_brand_new_topic_is_alerted_online(stack: LocalStack, api_u
     reporter = Reporter(api_url)
     background = background_texts()
 
-    posted = reporter.post(background[:520])
+    posted = reporter.post(background[:LEARNING_REPORTS])
     stack.run_until_idle(timeout_s=600)
     for queue in SIGNAL_QUEUES:
         drain(stack, queue)
@@ -126,7 +130,7 @@ def test_a_burst_of_a_brand_new_topic_is_alerted_online(stack: LocalStack, api_u
     # Then reports arrive in small batches, a fifth of them about the new scam.
     new_topic_sent = 0
     found: list[ThemeAlert] = []
-    rest = iter(background[520:])
+    rest = iter(background[LEARNING_REPORTS:])
     for new_text_index in range(0, len(NEW_TOPIC), 4):
         texts = [next(rest) for _ in range(16)] + list(NEW_TOPIC[new_text_index : new_text_index + 4])
         posted += reporter.post(texts)
@@ -147,5 +151,5 @@ def test_a_burst_of_a_brand_new_topic_is_alerted_online(stack: LocalStack, api_u
     assert alert.observed > alert.expected
     assert {"customs", "gift", "courier", "gift cards", "gift card"} & set(alert.keywords)
     # Every report triaged since the background was observed once.
-    assert detector_position(stack) == position + (len(posted) - 520)
+    assert detector_position(stack) == position + (len(posted) - LEARNING_REPORTS)
     assert stack.queue_depth("NoveltyQueue") == stack.queue_depth("NoveltyDeadLetterQueue") == 0

@@ -132,15 +132,15 @@ class Scenario:
 
 @pytest.fixture(scope="module")
 def scenario() -> Scenario:
-    """700 background reports (past the detector's warm-up), then shards in which a tight new
+    """1,050 background reports (past the detector's `min_history_reports`), then shards in which a tight new
     topic and a surge of known topic 3 appear, in batches of three shards of 25."""
     stream = Stream()
     service, store, alerts, _ = service_for(stream)
     batches: list[tuple[int, tuple[ThemeAlert, ...]]] = []
     fed_new = 0
-    plan = [stream.background(25) for _ in range(28)]
+    plan = [stream.background(25) for _ in range(42)]
     plan += [stream.background(20, extra=[stream.new_topic] * 5) for _ in range(8)]
-    plan += [stream.background(15, extra=[3] * 10) for _ in range(3)]
+    plan += [stream.background(15, extra=[3] * 10) for _ in range(6)]
     for start in range(0, len(plan), 3):
         notices = [stream.shard(topics) for topics in plan[start : start + 3]]
         fed_new += sum(topics.count(stream.new_topic) for topics in plan[start : start + 3])
@@ -237,7 +237,7 @@ def test_alerts_go_out_before_the_state_is_saved_and_a_retry_repeats_them_with_t
     """A crash between the alerts and the save: the batch comes back, is observed again from the
     saved state, and raises the same alerts under the same ids (a consumer drops the repeat)."""
     stream = Stream()
-    plan = [stream.background(25) for _ in range(28)] + [stream.background(15, extra=[stream.new_topic] * 10)]
+    plan = [stream.background(25) for _ in range(42)] + [stream.background(15, extra=[stream.new_topic] * 10)]
     notices = [stream.shard(topics) for topics in plan]
     service, store, alerts, _ = service_for(stream)
     run_batch(service, notices[:-1])
