@@ -26,6 +26,8 @@ User-feedback risk triage, on AWS or locally.
   riskradar token --subject alice     a token for the strategist API of a running `serve`
   riskradar recluster                 run the scheduled recluster job now (local `serve`, or on AWS)
   riskradar digest -o digest.html     fetch the latest strategist digest
+  riskradar dlq list                  the dead-letter queues and why their messages are there
+  riskradar invoke intake EVENT.json  one function's handler on one event (a local stack of its own)
 
 Run `riskradar COMMAND --help` for a command's options.
 """
@@ -88,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             from riskradar import cli_dlq
 
             return cli_dlq.run(args)
+        if args.command == "invoke":
+            from riskradar import cli_invoke
+
+            return cli_invoke.run(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "token":
@@ -193,9 +199,10 @@ def _parser() -> argparse.ArgumentParser:
         "--token", help="bearer token (default: $RISKRADAR_TOKEN, or minted for a local serve)"
     )
     _add_serve_file_option(digest)
-    from riskradar import cli_dlq
+    from riskradar import cli_dlq, cli_invoke
 
     cli_dlq.add_parser(commands)
+    cli_invoke.add_parser(commands)
     return parser
 
 

@@ -20,6 +20,8 @@ from tests.e2e.test_recluster_pipeline import banking77, post, report
 
 pytestmark = pytest.mark.e2e
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def run_cli(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
     status = cli.main(list(arguments))
@@ -201,3 +203,45 @@ def test_replay_without_an_api_url_runs_its_own_stack_through_triage_and_reclust
     assert f"accepted   {len(rows):>7,}" in out
     assert f"triaged    {len(rows):>7,}" in out
     assert "top signals" in out
+
+
+# -- invoke: one handler, one sample event, a stack of its own ------------------------------------
+
+
+def test_invoke_runs_a_handler_on_a_sample_event_and_prints_its_response(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = run_cli(capsys, "invoke", "intake", str(ROOT / "events" / "intake_post_report.json"))
+    assert status == 0
+    response = json.loads(out)
+    assert response["statusCode"] == 202
+    sample = json.loads(json.loads((ROOT / "events" / "intake_post_report.json").read_text())["body"])
+    assert json.loads(response["body"]) == {"report_id": sample["report_id"], "status": "accepted"}
+
+
+def test_invoke_with_logs_shows_the_functions_log_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    # The sample batch holds one record that is not an intake message: it fails alone, and says so.
+    status, out, err = run_cli(
+        capsys, "invoke", "TriageFunction", str(ROOT / "events" / "triage_intake_queue_batch.json"), "--logs"
+    )
+    assert status == 0
+    failed = json.loads(out)["batchItemFailures"]
+    assert len(failed) == 1
+    log_lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    warnings = [line for line in log_lines if line["level"] == "WARNING"]
+    assert warnings, err
+    assert warnings[0]["function_name"] == "riskradar-triage-invoke"
+
+
+def test_invoke_refuses_an_unknown_function_or_an_event_that_is_not_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, _, err = run_cli(capsys, "invoke", "payroll", str(ROOT / "events" / "intake_post_report.json"))
+    assert status == 2
+    assert "no function 'payroll'" in err
+    assert "IntakeFunction" in err
+    broken = tmp_path / "event.json"
+    broken.write_text("{not json", encoding="utf-8")
+    status, _, err = run_cli(capsys, "invoke", "intake", str(broken))
+    assert status == 2
+    assert "is not JSON" in err
