@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +102,6 @@ def _invoke_on_fresh_stack(logical_id: str, event: Any) -> int:
     from riskradar.local import LocalStack
     from riskradar.local.defaults import TEMPLATE, local_stack_options
 
-    # Metrics are off locally; Powertools still warns, on every invocation, that it has none to flush.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
     with LocalStack.start(
         TEMPLATE, parameters={"Stage": "invoke"}, stack_name="riskradar-invoke", **local_stack_options()
     ) as stack:

@@ -37,11 +37,17 @@ from riskradar.replay import (
 
 DATASET = PROJECT_ROOT / "data" / "banking77" / "train.csv"
 SIGNAL_LEVELS = ("critical", "high", "normal")
-#: A payment scam that a verification step cut by 70 % from ten days before the replay's end: with
-#: Banking77's ~170 reports of the intent, ten days after the start are enough to measure it (the
-#: theme holding the intent also holds neighbouring intents, which dilutes the effect a little).
+#: Unauthorised direct debits that a confirmation step cut by 70 % from ten days before the replay's
+#: end. The intent is one the clustering keeps together (Banking77 train: 68 % of its 182 reports in
+#: one theme, 98 % of that theme theirs), so the theme the strategist picks is the one that changed.
+#: card_payment_not_recognised, the first choice, spreads over several themes that mostly hold other
+#: intents, and the demo then measured a diluted, inconclusive effect.
 DEMO_INTERVENTION = SimulatedIntervention(
-    label="card_payment_not_recognised", business="payments", days_before_end=10, reduction=0.7
+    label="direct_debit_payment_not_recognised",
+    business="payments",
+    days_before_end=10,
+    reduction=0.7,
+    action="Confirm every new direct-debit mandate in the app before the first collection",
 )
 
 
@@ -257,7 +263,7 @@ def act_as_strategist(
             "theme_id": theme_id,
             "business": simulated.business,
             "action_type": "verify",
-            "action": "Step-up verification (3-D Secure) on card-not-present payments",
+            "action": simulated.action,
             "start": simulated.start(plan.end).isoformat(),
         }
         created = _api(http.post(f"{api_url}/v1/interventions", json=request, timeout=60))

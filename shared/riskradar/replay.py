@@ -255,6 +255,8 @@ class SimulatedIntervention:
     days_before_end: int = 8
     reduction: float = 0.6
     home_share: float = 0.8
+    #: What the strategist records as the intervention.
+    action: str = "Extra verification step"
 
     def start(self, end: datetime) -> datetime:
         day = (end - timedelta(days=self.days_before_end)).date()

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,11 @@ from typing import Any, cast
 from riskradar.local.faults import FaultInjector, function_scope, install_client_hooks
 from riskradar.local.logs import FunctionOutput, logger
 from riskradar.local.moto_server import FAKE_CREDENTIALS
+
+# Metrics are off locally (riskradar.local.defaults), and Powertools then warns on every invocation
+# that it has none to flush. On Lambda that line would land in the function's log group; here it
+# would land in the terminal of whoever runs the demo.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 Handler = Callable[[Any, Any], Any]
 
