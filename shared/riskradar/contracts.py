@@ -105,6 +105,12 @@ CONTRACTS: tuple[Contract, ...] = (
     ),
     Contract("alert.v1.json", "urn:riskradar:schema:alert:v1", _alert, "an emerging-theme alert"),
     Contract(
+        "shard-notice.v1.json",
+        "urn:riskradar:schema:shard-notice:v1",
+        _shard_notice,
+        "an embedding shard announced on the novelty queue",
+    ),
+    Contract(
         "snapshot.v1.json", "urn:riskradar:schema:snapshot:v1", _snapshot, "a theme snapshot's manifest"
     ),
     Contract(
