@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,11 @@ def _invoke_on_fresh_stack(logical_id: str, event: Any) -> int:
     from riskradar.local import LocalStack
     from riskradar.local.defaults import TEMPLATE, local_stack_options
 
+    # A stage of its own: moto keeps what a stopped stack retained (the audit table) for the life of
+    # the process, and a second invoke in one process must not collide with it.
+    stage = f"invoke-{secrets.token_hex(3)}"
     with LocalStack.start(
-        TEMPLATE, parameters={"Stage": "invoke"}, stack_name="riskradar-invoke", **local_stack_options()
+        TEMPLATE, parameters={"Stage": stage}, stack_name=f"riskradar-{stage}", **local_stack_options()
     ) as stack:
         try:
             response = stack.invoke(logical_id, event)

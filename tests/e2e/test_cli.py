@@ -230,7 +230,7 @@ def test_invoke_with_logs_shows_the_functions_log_lines(capsys: pytest.CaptureFi
     log_lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     warnings = [line for line in log_lines if line["level"] == "WARNING"]
     assert warnings, err
-    assert warnings[0]["function_name"] == "riskradar-triage-invoke"
+    assert warnings[0]["function_name"].startswith("riskradar-triage-invoke-")
 
 
 def test_invoke_refuses_an_unknown_function_or_an_event_that_is_not_json(

@@ -166,9 +166,9 @@ def test_a_burst_of_a_brand_new_topic_raises_an_online_alert(novelty: MockedFunc
     alerts_url = novelty.stack.physical_id("AlertsQueue")
     drain_url(sqs, alerts_url)
     write = writer(novelty)
-    # Past the detector's warm-up with background, then the new topic among it; batches of 5, as
-    # NoveltyQueue's event source delivers them.
-    plan = [stream.background(50) for _ in range(8)]
+    # Background past the detector's `min_history_reports` (1,000), then the new topic among it;
+    # batches of 5, as NoveltyQueue's event source delivers them.
+    plan = [stream.background(50) for _ in range(22)]
     plan += [stream.background(40, extra=[stream.new_topic] * 5) for _ in range(5)]
     alerts: list[ThemeAlert] = []
     for start in range(0, len(plan), 5):
