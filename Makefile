@@ -28,8 +28,9 @@ $(VENV)/.installed: requirements.txt shared/requirements.txt functions/strategis
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	# torch first, pinned to the CPU build: an unpinned torch would pull GBs of CUDA wheels.
-	$(VENV)/bin/pip install -q torch==2.13.0
+	# torch first, pinned: an unpinned torch would pull GBs of CUDA wheels. These machines' pip finds
+	# the CPU wheel locally; elsewhere on x86-64 Linux pass TORCH_INDEX=https://download.pytorch.org/whl/cpu.
+	$(VENV)/bin/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
@@ -166,7 +167,7 @@ redrive: $(VENV)/.installed
 
 # Emerging-theme replay on Banking77 (8 held-back labels x 2 seeds): detection delay and false
 # alarms of the online detector (riskradar.novelty) and of the hourly recluster job
-# (riskradar.emerging). Its reclusters dominate the time (~1-3 h on the shared 2-core machine); they
+# (riskradar.emerging). Its reclusters dominate the time (~25 min on the 2-core machine); they
 # are cached under benchmarks/.cache/emerging_replay, so a rerun takes minutes.
 bench-emerging: $(VENV)/.installed
 	$(PY) benchmarks/emerging_replay.py
