@@ -787,6 +787,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--surprise-threshold", type=float, default=None, help="online alert threshold (nats)"
     )
+    parser.add_argument(
+        "--neighbourhood-similarities",
+        default=None,
+        help="online: comma-separated radii of the regions judged (default: NoveltyConfig's)",
+    )
     parser.add_argument("--emerging-threshold", type=float, default=None, help="batch alert threshold (nats)")
     parser.add_argument("--batch-cohesion", type=float, default=None, help="cohesion of the batch reclusters")
     parser.add_argument(
@@ -834,6 +839,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     novelty = NoveltyConfig()
     if args.surprise_threshold is not None:
         novelty = replace(novelty, surprise_threshold=args.surprise_threshold)
+    if args.neighbourhood_similarities:
+        radii = tuple(float(radius) for radius in args.neighbourhood_similarities.split(","))
+        novelty = replace(novelty, neighbourhood_similarities=radii)
     emerging = EmergingConfig()
     if args.emerging_threshold is not None:
         emerging = replace(emerging, threshold=args.emerging_threshold)
