@@ -48,6 +48,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import requests
 from triage_throughput import OtherProcesses, machine, peak_rss_mb
 
+from riskradar.demo import SIGNAL_LEVELS, SignalTap
 from riskradar.local.defaults import PROJECT_ROOT, TEMPLATE
 from riskradar.replay import ReplayPlan, SourceRow, read_rows, synthesize_reports
 
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     from riskradar.local import LocalStack
 
 DATASET = PROJECT_ROOT / "data" / "banking77" / "train.csv"
-SIGNAL_LEVELS = ("critical", "high", "normal")
 INTAKE_FUNCTION = "IntakeFunction"
 TRIAGE_FUNCTION = "TriageFunction"
 #: A stack of its own: its resource names never meet a demo's or a test's in moto.
@@ -189,50 +189,6 @@ def _item_statuses(request: PlannedRequest, response: requests.Response) -> tupl
 
 
 # ---------------------------------------------------------------- what the system did meanwhile
-
-
-class SignalCounter:
-    """The downstream consumer of signals: takes every signal off the three queues as it arrives
-    (as a case tool would) and counts them per report id and per level."""
-
-    def __init__(self, stack: LocalStack) -> None:
-        self._sqs = stack.client("sqs")
-        self._queues = {level: stack.physical_id(f"Signal{level.title()}Queue") for level in SIGNAL_LEVELS}
-        self.by_report: Counter[str] = Counter()
-        self.by_level: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="signal-counter", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        while self.drain_once():  # whatever arrived since the last poll
-            pass
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if not self.drain_once():
-                self._stop.wait(0.5)
-
-    def drain_once(self) -> int:
-        taken = 0
-        for level, url in self._queues.items():
-            messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            for message in messages:
-                self.by_report[json.loads(message["Body"])["report_id"]] += 1
-                self.by_level[level] += 1
-            if messages:
-                self._sqs.delete_message_batch(
-                    QueueUrl=url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-                    ],
-                )
-            taken += len(messages)
-        return taken
 
 
 @dataclass
@@ -541,7 +497,7 @@ def main() -> int:
         }
         intake_calls = observe_invocations(stack, INTAKE_FUNCTION)
         triage_calls = observe_invocations(stack, TRIAGE_FUNCTION)
-        signals = SignalCounter(stack)
+        signals = SignalTap(stack)
         client = BurstClient(api_url, threads=args.threads, timeout_s=60.0)
         with OtherProcesses() as others:
             stack.start_background()
@@ -585,7 +541,7 @@ def main() -> int:
         sent_s=sent_s,
         end_to_end_s=end_to_end_s,
         conservation=conservation,
-        signal_levels=signals.by_level,
+        signal_levels=signals.received,
         shard_rows=shard_rows,
         intake_calls=intake_calls,
         triage_calls=triage_calls,

@@ -82,13 +82,15 @@ class PipelineCounts:
 
 class SignalTap:
     """Stands in for the downstream consumer of signals (a case-management tool): receives and
-    deletes signals from the three queues as they arrive, counting them and keeping the top ones."""
+    deletes signals from the three queues as they arrive, counting them per level and per report
+    (a report signalled twice shows as 2) and keeping the top ones."""
 
     def __init__(self, stack: LocalStack, *, keep: int = 3) -> None:
         self._sqs = stack.client("sqs")
         self._queues = {level: stack.physical_id(f"Signal{level.title()}Queue") for level in SIGNAL_LEVELS}
         self._keep = keep
         self.received: Counter[str] = Counter()
+        self.by_report: Counter[str] = Counter()
         self.top: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="signal-tap", daemon=True)
@@ -97,9 +99,11 @@ class SignalTap:
         self._thread.start()
 
     def stop(self) -> None:
-        self.drain_once()  # whatever arrived since the last poll
+        """Stop polling, then take whatever arrived since the last poll (one thread counts at a time)."""
         self._stop.set()
         self._thread.join()
+        while self.drain_once():
+            pass
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -114,6 +118,7 @@ class SignalTap:
             ):
                 signals = [json.loads(message["Body"]) for message in messages]
                 self.received[level] += len(signals)
+                self.by_report.update(signal["report_id"] for signal in signals)
                 self.top = sorted([*self.top, *signals], key=lambda s: (-s["score"], s["report_id"]))[
                     : self._keep
                 ]
