@@ -124,13 +124,17 @@ class TriageOutcome:
 @dataclass
 class TriageResult:
     outcomes: dict[str, TriageOutcome] = field(default_factory=dict)
-    signals: list[Signal] = field(default_factory=list)
 
     def count(self, status: TriageStatus) -> int:
         return sum(1 for outcome in self.outcomes.values() if outcome.status is status)
 
     def by_priority(self) -> Counter[str]:
-        return Counter(str(signal.priority) for signal in self.signals)
+        """Signals sent in this batch, by priority."""
+        return Counter(
+            str(outcome.priority)
+            for outcome in self.outcomes.values()
+            if outcome.status is TriageStatus.SIGNALLED
+        )
 
 
 class Delivery(StrEnum):
@@ -341,7 +345,6 @@ class TriageService:
                     signal.record
                     | {"signal_state": str(SignalState.SENT), "signal_message_id": sent.message_id}
                 )
-                result.signals.append(Signal.model_validate_json(signal.body))
                 result.outcomes[signal.report_id] = TriageOutcome(
                     signal.report_id, TriageStatus.SIGNALLED, signal.priority
                 )
