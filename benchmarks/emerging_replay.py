@@ -789,8 +789,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument(
         "--neighbourhood-similarities",
+        type=_radii,
         default=None,
-        help="online: comma-separated radii of the regions judged (default: NoveltyConfig's)",
+        help="online: comma-separated cosine radii of the regions judged, e.g. 0.7,0.75,0.8 "
+        "(default: NoveltyConfig's)",
     )
     parser.add_argument("--emerging-threshold", type=float, default=None, help="batch alert threshold (nats)")
     parser.add_argument("--batch-cohesion", type=float, default=None, help="cohesion of the batch reclusters")
@@ -840,8 +842,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.surprise_threshold is not None:
         novelty = replace(novelty, surprise_threshold=args.surprise_threshold)
     if args.neighbourhood_similarities:
-        radii = tuple(float(radius) for radius in args.neighbourhood_similarities.split(","))
-        novelty = replace(novelty, neighbourhood_similarities=radii)
+        novelty = replace(novelty, neighbourhood_similarities=args.neighbourhood_similarities)
     emerging = EmergingConfig()
     if args.emerging_threshold is not None:
         emerging = replace(emerging, threshold=args.emerging_threshold)
@@ -879,6 +880,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"  {result.label} seed {result.seed}: {summary}", file=sys.stderr, flush=True)
     print_tables(results, paths)
     print(f"\n{len(results)} runs in {time.perf_counter() - started:.0f} s ({args.jobs} in parallel)")
+
+
+def _radii(text: str) -> tuple[float, ...]:
+    try:
+        radii = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers like 0.7,0.75,0.8") from None
+    if not radii or not all(0.0 < radius < 1.0 for radius in radii):
+        raise argparse.ArgumentTypeError(f"{text!r}: radii are cosine similarities between 0 and 1")
+    return radii
 
 
 def _parse_time(text: str) -> float:

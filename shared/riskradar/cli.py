@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="replay the shipped Banking77 data through the local stack")
     demo.add_argument("--dataset", type=Path, help="CSV file with a 'text' column (default: Banking77)")
-    demo.add_argument("--limit", type=int, help="replay only the first N rows")
+    demo.add_argument("--limit", type=int, help="replay a seeded random sample of N rows")
     demo.add_argument("--batch-size", type=_batch_size, default=100, help="reports per batch request (1-100)")
     demo.add_argument(
         "--label-column", default="category", help="label column ('' for none; default: category)"
