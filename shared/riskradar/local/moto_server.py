@@ -141,6 +141,43 @@ def make_moto_fifo_deduplication_like_aws() -> None:
     Queue._riskradar_fifo_dedup = True  # type: ignore[attr-defined]
 
 
+#: DynamoDB's item size limit as moto enforces it (AWS: 400 KB; moto measured 409-410 KB).
+_MOTO_ITEM_SIZE_LIMIT = 405_000
+
+
+def make_moto_dynamodb_items_linear() -> None:
+    """Make moto 5.2 build a DynamoDB item in O(its size) instead of O(attributes²).
+
+    moto checks the 400 KB item limit in its attribute dict's `__setitem__`, re-measuring every
+    attribute already set (nested maps and lists included) each time one more is added. A triage
+    record of ~20 attributes, some nested, then cost moto ~1 ms of the process's CPU to store, and
+    the local stack runs moto in the same process as the handler it measures. Here an item is
+    measured once, when it is built from a request (PutItem, BatchWriteItem), and refused exactly
+    as moto refuses it; updates to a stored item keep moto's own check. Idempotent.
+    """
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    if getattr(Item, "_riskradar_linear", False):
+        return
+
+    def build_item(
+        self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]
+    ) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = {key: DynamoType(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in values.items()) > _MOTO_ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        # Measured once above: LimitedSizeDict's constructor fills it with dict.update, which does
+        # not go through its measuring __setitem__.
+        self.attrs = LimitedSizeDict(values)
+
+    Item.__init__ = build_item  # type: ignore[method-assign]
+    Item._riskradar_linear = True  # type: ignore[attr-defined]
+
+
 class MotoServer:
     """A ThreadedMotoServer on 127.0.0.1 and a free port.
 
@@ -150,6 +187,7 @@ class MotoServer:
     def __init__(self) -> None:
         make_moto_sqs_linear()
         make_moto_fifo_deduplication_like_aws()
+        make_moto_dynamodb_items_linear()
         # Always loopback: ThreadedMotoServer's default address is 0.0.0.0.
         self._server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         self._server.start()
