@@ -36,9 +36,17 @@ def make_moto_sqs_linear() -> None:
     SendMessage(Batch) does the same to read ContentBasedDeduplication. A backlog of n messages then
     costs O(n) per message, and a 10,000-report replay spent most of its time there. Both checks get
     the one attribute they need instead; everything else is moto's own code.
-    Idempotent, and thread-safe: the moto server answers requests on many threads.
+
+    Consuming was O(queue depth) per message too: DeleteMessageBatch walked the whole queue twice
+    per entry, and ReceiveMessage read moto's clock (which builds datetimes) twice per message in
+    the queue to find the visible ones. Receiving and deleting 100 messages, 10 at a time, took
+    0.29 s of the process's CPU from a backlog of 1,000 and 0.79 s from 3,000; now 0.13 s and
+    0.18 s. A batch delete walks the queue once, with moto's own answers (a handle deleted before
+    succeeds again, one no message ever had fails with ReceiptHandleIsInvalid); the clock is read
+    once per ReceiveMessage. Idempotent, and thread-safe: the moto server answers requests on many
+    threads (the queue is rewritten under its own lock: a concurrent send is kept).
     """
-    from moto.core.utils import unix_time
+    from moto.core.utils import unix_time, unix_time_millis
     from moto.sqs.models import Message, Queue, SQSBackend
 
     if getattr(SQSBackend, "_riskradar_linear", False):
@@ -69,7 +77,46 @@ def make_moto_sqs_linear() -> None:
         with _sending():
             return send_message_batch(self, queue_name, *args, **kwargs)
 
+    def linear_delete_message_batch(
+        self: SQSBackend, queue_name: str, receipts: list[dict[str, Any]]
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        queue = self.get_queue(queue_name)
+        with queue._messages_lock:
+            wanted = {entry["ReceiptHandle"] for entry in receipts} - queue.deleted_messages
+            kept: list[Message] = []
+            for message in queue._messages:
+                handles = message.all_receipt_handles
+                if wanted.isdisjoint(handles):
+                    kept.append(message)
+                    continue
+                queue.pending_messages.discard(message)
+                queue.deleted_messages.update(handle for handle in handles if handle is not None)
+            queue._messages = kept
+        succeeded: list[str] = []
+        failed: list[dict[str, Any]] = []
+        for entry in receipts:
+            if entry["ReceiptHandle"] in queue.deleted_messages:
+                succeeded.append(entry["Id"])
+                continue
+            failed.append(
+                {
+                    "Id": entry["Id"],
+                    "SenderFault": True,
+                    "Code": "ReceiptHandleIsInvalid",
+                    "Message": (
+                        f'The input receipt handle "{entry["ReceiptHandle"]}" is not a valid receipt handle.'
+                    ),
+                }
+            )
+        return succeeded, failed
+
+    def visible_messages(self: Queue) -> list[Message]:
+        now = unix_time_millis()  # Message.visible and .delayed, with one reading of the clock
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
     # Monkeypatching moto is the point here; mypy rightly flags assigning to methods.
+    Queue.messages = property(visible_messages)  # type: ignore[assignment,method-assign]
+    SQSBackend.delete_message_batch = linear_delete_message_batch  # type: ignore[method-assign]
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
     SQSBackend.send_message = linear_send_message  # type: ignore[method-assign]
     SQSBackend.send_message_batch = linear_send_message_batch  # type: ignore[method-assign]
