@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -42,9 +43,14 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 settings = TriageSettings.from_env()
-_sqs = boto3.client("sqs")
-_dynamodb = boto3.resource("dynamodb")
-_s3 = boto3.client("s3")
+# Each batch writes ~100 nested records twice and sends ~100 signals: botocore's client-side walk
+# of every parameter against the service model cost ~10 % of a batch (benchmarks/triage_throughput.py
+# --profile). The services validate every request themselves and answer a bad one with a 400, which
+# the adapters already read as a refusal.
+_sdk_config = Config(parameter_validation=False)
+_sqs = boto3.client("sqs", config=_sdk_config)
+_dynamodb = boto3.resource("dynamodb", config=_sdk_config)
+_s3 = boto3.client("s3", config=_sdk_config)
 # The model itself loads lazily, on the first batch, and stays loaded for the container's life.
 embedder = SentenceEmbedder(resolve_model_path(settings.embedding_model_path))
 service = TriageService(

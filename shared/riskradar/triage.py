@@ -10,7 +10,8 @@ send, a timeout cuts it off between two calls, the record write is throttled. A 
 neither send a second signal nor lose the first. The record is written twice, around the send:
 
 1. the record, **pending**: everything triage decided (theme, score, reasons) and the signal
-   itself (`signal_body`), with `signal_pending_since` = now — before any signal leaves;
+   itself (`signal_body`), with `signal_pending_since` = now — before any signal leaves (compactly:
+   the record as one string, `ReportStore.put_pending`);
 2. the signals, to FIFO signal queues, each with MessageDeduplicationId = its report id
    (MessageGroupId too: signals need no order, so no report waits behind another);
 3. the record again, **sent**, with the signal's message id (the signal body dropped).
@@ -64,6 +65,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from riskradar.adapters.dynamodb import (
+    PendingRecord,
     RecordState,
     ReportStore,
     SignalState,
@@ -279,8 +281,8 @@ class TriageService:
         if fresh:
             pending = self._triage_fresh(fresh)
             # The records exist, pending, before any signal leaves (see the module docstring).
-            self.reports.put_many(list(pending.values()))
-            outgoing += [_outgoing(report_id, item) for report_id, item in pending.items()]
+            self.reports.put_pending(pending)
+            outgoing += [_outgoing(item) for item in pending]
         self._send_and_record(outgoing, {report.report_id for report in fresh}, result)
         for report_id in resend:
             result.outcomes.setdefault(
@@ -323,12 +325,9 @@ class TriageService:
 
     def _pending_signals(self, report_ids: Sequence[str]) -> list[OutgoingSignal]:
         """The stored signals of these pending records, to be resent as they are."""
-        return [
-            _outgoing(report_id, item)
-            for report_id, item in self.reports.get_many(report_ids).items()
-            # Not pending any more: sent meanwhile by a concurrent delivery (the outcome says retry).
-            if item.get("signal_state") == SignalState.PENDING and "signal_body" in item
-        ]
+        # A record missing here is not pending any more: sent meanwhile by a concurrent delivery
+        # (its outcome says retry).
+        return [_outgoing(item) for item in self.reports.pending(report_ids).values()]
 
     def _send_and_record(
         self, outgoing: Sequence[OutgoingSignal], fresh_ids: set[str], result: TriageResult
@@ -361,7 +360,7 @@ class TriageService:
         if never_sent:
             self.reports.delete_many(never_sent)
 
-    def _triage_fresh(self, reports: Sequence[QueuedReport]) -> dict[str, dict[str, Any]]:
+    def _triage_fresh(self, reports: Sequence[QueuedReport]) -> list[PendingRecord]:
         """Embed, assign, count, shard, announce and score; the pending record of each report."""
         # The distinct-reporter counts and the snapshot do not depend on the embeddings: they are
         # fetched while the model runs (its inference releases the GIL), not after it.
@@ -377,14 +376,12 @@ class TriageService:
         # signalled without its embedding, nor without the detector hearing of it.
         self.shard_notices.announce(self._write_shards(reports, vectors, assignments))
         now = self.clock()
-        pending: dict[str, dict[str, Any]] = {}
+        pending: list[PendingRecord] = []
         for report, assignment in zip(reports, assignments, strict=True):
             signal = self._signal(report, assignment, distinct_reporters, velocity, now)
-            pending[report.report_id] = report_record(report, assignment, signal) | {
-                "signal_state": str(SignalState.PENDING),
-                "signal_pending_since": now.isoformat(),
-                "signal_body": signal.model_dump_json(),
-            }
+            pending.append(
+                PendingRecord(report_record(report, assignment, signal), signal.model_dump_json(), now)
+            )
         return pending
 
     def _distinct_reporters(self, reports: Sequence[QueuedReport]) -> dict[str, int]:
@@ -548,18 +545,14 @@ def report_record(report: QueuedReport, assignment: Assignment, signal: Signal) 
     return item
 
 
-#: Attributes only a pending record has.
-_PENDING_ONLY = frozenset({"signal_pending_since", "signal_body"})
-
-
-def _outgoing(report_id: str, pending: dict[str, Any]) -> OutgoingSignal:
+def _outgoing(pending: PendingRecord) -> OutgoingSignal:
     """The signal a pending record holds, and the record it becomes once the signal is sent."""
     return OutgoingSignal(
-        report_id,
-        Priority(pending["priority"]),
-        str(pending["business"]),
-        str(pending["signal_body"]),
-        record={k: v for k, v in pending.items() if k not in _PENDING_ONLY},
+        pending.report_id,
+        Priority(pending.record["priority"]),
+        str(pending.record["business"]),
+        pending.signal_body,
+        record=dict(pending.record),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -12,7 +13,10 @@ from moto import mock_aws
 
 from riskradar.adapters import dynamodb as dynamodb_adapters
 from riskradar.adapters.dynamodb import (
+    PendingRecord,
+    RecordState,
     ReportStore,
+    SignalState,
     SubjectReport,
     SubjectReporterCounter,
     ThemeActivityCounter,
@@ -94,6 +98,56 @@ def test_report_store_finds_existing_reports_in_batches(dynamodb: Any) -> None:
     assert found == {f"r-{i}" for i in range(0, 250, 2)}
     store.put_many([{"report_id": "r-0", "score": 99}])  # the same key again: still one record
     assert store.get("r-0") == {"report_id": "r-0", "score": 99}
+
+
+RECORD = {
+    "report_id": "r-pending",
+    "business": "shop",
+    "priority": "high",
+    "score": 57,
+    "theme_similarity": Decimal("0.8123"),
+    "amount_value": Decimal("120.50"),
+    "reasons": [{"factor": "money_at_risk", "points": 20, "detail": "USD 120.50 at risk"}],
+    "redactions": {"EMAIL": 1},
+    "text": "seller took my money — «never shipped»",
+}
+
+
+def test_a_pending_record_reads_back_exactly_with_its_signal(dynamodb: Any) -> None:
+    store = ReportStore(dynamodb, "reports")
+    store.put_pending([PendingRecord(RECORD, '{"report_id": "r-pending"}', T0)])
+
+    pending = store.pending(["r-pending", "r-missing"])
+
+    assert pending == {"r-pending": PendingRecord(RECORD, '{"report_id": "r-pending"}', T0)}
+    assert store.states(["r-pending"]) == {"r-pending": RecordState(SignalState.PENDING, T0)}
+    # Compact until sent: the record is one attribute, not twenty.
+    stored = store.get("r-pending")
+    assert stored is not None
+    assert set(stored) == {
+        "report_id",
+        "signal_state",
+        "signal_pending_since",
+        "signal_body",
+        "pending_record",
+    }
+
+
+def test_a_sent_record_is_not_pending(dynamodb: Any) -> None:
+    store = ReportStore(dynamodb, "reports")
+    store.put_pending([PendingRecord(RECORD, "{}", T0)])
+    store.put_many([RECORD | {"signal_state": "sent", "signal_message_id": "m-1"}])
+
+    assert store.pending(["r-pending"]) == {}
+    assert store.states(["r-pending"]) == {"r-pending": RecordState(SignalState.SENT)}
+
+
+def test_a_record_written_pending_in_full_by_an_earlier_version_is_still_resent(dynamodb: Any) -> None:
+    store = ReportStore(dynamodb, "reports")
+    pending_since = {"signal_pending_since": T0.isoformat(), "signal_body": "{}"}
+    store.put_many([RECORD | {"signal_state": "pending"} | pending_since])
+
+    assert store.pending(["r-pending"]) == {"r-pending": PendingRecord(RECORD, "{}", T0)}
 
 
 def test_theme_hour_counts_count_each_report_once_when_a_batch_is_retried(dynamodb: Any) -> None:

@@ -273,6 +273,9 @@ def test_a_signal_sent_by_an_invocation_that_then_died_is_not_sent_again(triage:
     stored = records(triage, "died")
     assert {item["signal_state"] for item in stored.values()} == {"sent"}
     assert all("signal_body" not in item and item["signal_message_id"] for item in stored.values())
+    # The record the first invocation decided, in full, as attributes (it was pending as one string).
+    assert all("pending_record" not in item for item in stored.values())
+    assert all({"text", "theme_id", "score", "priority", "reasons"} <= set(item) for item in stored.values())
 
 
 def test_a_pending_signal_past_the_window_is_dead_lettered_and_resent_only_on_request(

@@ -7,6 +7,7 @@ because per-report round trips would cost more than embedding the batch.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+#: Attributes only a pending item has.
+_PENDING_ONLY = frozenset({"signal_state", "signal_pending_since", "signal_body", "pending_record"})
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
 #: BatchGetItem's limit per request.
 _BATCH_GET_LIMIT = 100
 _UNPROCESSED_RETRIES = 8
@@ -24,10 +31,27 @@ class SignalState(StrEnum):
     """Where a stored report's signal is (the record's `signal_state`)."""
 
     #: The record was written before its signal was sent; whether SQS accepted the signal is not
-    #: known yet. The record holds the signal (`signal_body`) and `signal_pending_since`.
+    #: known yet. The item holds the signal (`signal_body`), `signal_pending_since` and the record
+    #: itself, as one string (`pending_record`; see ReportStore.put_pending).
     PENDING = "pending"
     #: SQS accepted the signal (`signal_message_id`): the report is triaged.
     SENT = "sent"
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    """A report's record as it is stored before its signal is sent."""
+
+    #: The record as it is stored once the signal is sent (report_id included).
+    record: Mapping[str, Any]
+    #: The signal's message body, resent byte for byte if the first send's outcome is unknown.
+    signal_body: str
+    #: When the signal was first about to be sent.
+    pending_since: datetime
+
+    @property
+    def report_id(self) -> str:
+        return str(self.record["report_id"])
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,41 @@ class ReportStore:
                 raise RuntimeError(
                     f"{self._table_name}: keys still unprocessed after {_UNPROCESSED_RETRIES} tries"
                 )
+        return found
+
+    def put_pending(self, pending: Sequence[PendingRecord]) -> None:
+        """Store these records *pending*, before their signals are sent.
+
+        The record goes in as one string attribute, `pending_record` (DynamoDB JSON, so numbers
+        keep their exact Decimal value), beside the signal: it is written in full, as attributes,
+        once the signal is sent. Storing ~20 attributes, some nested, twice per report was the
+        largest cost of a triage batch after the embedding (benchmarks/triage_throughput.py)."""
+        self.put_many(
+            [
+                {
+                    "report_id": item.report_id,
+                    "signal_state": str(SignalState.PENDING),
+                    "signal_pending_since": item.pending_since.isoformat(),
+                    "signal_body": item.signal_body,
+                    "pending_record": json.dumps(_SERIALIZER.serialize(dict(item.record))["M"]),
+                }
+                for item in pending
+            ]
+        )
+
+    def pending(self, report_ids: Iterable[str]) -> dict[str, PendingRecord]:
+        """The pending records of these reports (those whose signal is still pending)."""
+        found = {}
+        for item in self._batch_get(report_ids, projection=None):
+            if item.get("signal_state") != SignalState.PENDING or "signal_body" not in item:
+                continue
+            if "pending_record" in item:
+                record = _DESERIALIZER.deserialize({"M": json.loads(str(item["pending_record"]))})
+            else:  # written before records were pending compactly: the record's own attributes
+                record = {key: value for key, value in item.items() if key not in _PENDING_ONLY}
+            found[str(item["report_id"])] = PendingRecord(
+                record, str(item["signal_body"]), datetime.fromisoformat(str(item["signal_pending_since"]))
+            )
         return found
 
     def put_many(self, items: Sequence[Mapping[str, Any]]) -> None:
