@@ -791,8 +791,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--neighbourhood-similarities",
         type=_radii,
         default=None,
-        help="online: comma-separated cosine radii of the regions judged, e.g. 0.7,0.75,0.8 "
+        help="online: comma-separated cosine radii of the neighbourhoods judged, e.g. 0.65,0.7 "
         "(default: NoveltyConfig's)",
+    )
+    parser.add_argument(
+        "--memory-reports",
+        type=int,
+        default=None,
+        help="online: reports the detector remembers (default: NoveltyConfig's)",
     )
     parser.add_argument("--emerging-threshold", type=float, default=None, help="batch alert threshold (nats)")
     parser.add_argument("--batch-cohesion", type=float, default=None, help="cohesion of the batch reclusters")
@@ -843,6 +849,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         novelty = replace(novelty, surprise_threshold=args.surprise_threshold)
     if args.neighbourhood_similarities:
         novelty = replace(novelty, neighbourhood_similarities=args.neighbourhood_similarities)
+    if args.memory_reports is not None:
+        try:
+            novelty = replace(novelty, memory_reports=args.memory_reports)
+        except ValueError as error:
+            raise SystemExit(f"--memory-reports: {error}") from None
     emerging = EmergingConfig()
     if args.emerging_threshold is not None:
         emerging = replace(emerging, threshold=args.emerging_threshold)

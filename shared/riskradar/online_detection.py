@@ -78,8 +78,9 @@ REMEMBERED_PROVISIONAL_THEMES: Final = 200
 SAME_PROVISIONAL_THEME: Final = 0.8
 PROVISIONAL_PREFIX: Final = "new-"
 #: BLAS threads while a batch runs. The detector does one small product per report (its
-#: micro-clusters against the report); more threads only spin-wait on each other. On the shared
-#: 2-core reference machine one thread took 2.1 ms per report, two 25 ms (benchmarks/novelty_function.py).
+#: remembered reports against the report); more threads only spin-wait on each other. On the shared
+#: 2-core reference machine one thread took 2.1 ms per report, two 25 ms, with the detector's
+#: previous micro-clusters (benchmarks/novelty_function.py).
 BLAS_THREADS: Final = 1
 
 _Fingerprints = npt.NDArray[np.uint64]
