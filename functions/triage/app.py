@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -23,6 +22,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 from pydantic import ValidationError
 
 from riskradar.adapters.dynamodb import ReportStore, SubjectReporterCounter, ThemeActivityCounter
@@ -43,10 +43,10 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 settings = TriageSettings.from_env()
-# Each batch writes ~100 nested records twice and sends ~100 signals: botocore's client-side walk
-# of every parameter against the service model cost ~10 % of a batch (benchmarks/triage_throughput.py
-# --profile). The services validate every request themselves and answer a bad one with a 400, which
-# the adapters already read as a refusal.
+# Each batch writes ~100 nested records and sends ~100 signals: botocore's client-side walk of every
+# parameter against the service model took 9 % of a batch's time in a profile
+# (benchmarks/triage_throughput.py --profile). The services validate every request themselves and
+# answer a bad one with a 400, which the adapters already read as a refusal.
 _sdk_config = Config(parameter_validation=False)
 _sqs = boto3.client("sqs", config=_sdk_config)
 _dynamodb = boto3.resource("dynamodb", config=_sdk_config)
