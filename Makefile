@@ -167,7 +167,8 @@ redrive: $(VENV)/.installed
 
 # Emerging-theme replay on Banking77 (8 held-back labels x 2 seeds): detection delay and false
 # alarms of the online detector (riskradar.novelty) and of the hourly recluster job
-# (riskradar.emerging). Its reclusters dominate the time (~25 min on the 2-core machine); they
-# are cached under benchmarks/.cache/emerging_replay, so a rerun takes minutes.
+# (riskradar.emerging). Its reclusters dominate the time (~25 min on the 2-core machine, the
+# online detector ~7 more); they are cached under benchmarks/.cache/emerging_replay, so a rerun
+# takes ~10 minutes.
 bench-emerging: $(VENV)/.installed
 	$(PY) benchmarks/emerging_replay.py
