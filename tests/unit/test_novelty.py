@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 from dataclasses import dataclass
@@ -199,6 +200,22 @@ def test_state_rejects_arrays_of_the_wrong_length() -> None:
     state = json.loads(json.dumps(detector.to_state()))
     state["position"] = 10
     with pytest.raises(ValueError, match="positions outside"):
+        NoveltyDetector.from_state(state)
+
+
+def test_state_rejects_positions_that_would_share_a_slot() -> None:
+    config = NoveltyConfig(memory_reports=100, window_reports=100, max_burst=32)
+    detector = NoveltyDetector(config)
+    detector.observe(unit(np.random.default_rng(13), 150), [f"r{i}" for i in range(150)], [START] * 150)
+    state = json.loads(json.dumps(detector.to_state()))
+    positions = np.frombuffer(base64.b64decode(state["memory"]["position"]), dtype="<i8").copy()
+    positions[0] = positions[1]  # two reports in one slot
+    state["memory"]["position"] = base64.b64encode(positions.tobytes()).decode()
+    with pytest.raises(ValueError, match="repeated positions"):
+        NoveltyDetector.from_state(state)
+    positions[0] = 50  # older than the 100 reports remembered at position 150
+    state["memory"]["position"] = base64.b64encode(positions.tobytes()).decode()
+    with pytest.raises(ValueError, match="older than its memory"):
         NoveltyDetector.from_state(state)
 
 

@@ -43,8 +43,10 @@ def make_moto_sqs_linear() -> None:
     0.29 s of the process's CPU from a backlog of 1,000 and 0.79 s from 3,000; now 0.13 s and
     0.18 s. A batch delete walks the queue once, with moto's own answers (a handle deleted before
     succeeds again, one no message ever had fails with ReceiptHandleIsInvalid); the clock is read
-    once per ReceiveMessage. Idempotent, and thread-safe: the moto server answers requests on many
-    threads (the queue is rewritten under its own lock: a concurrent send is kept).
+    once per ReceiveMessage. Idempotent. The moto server answers requests on many threads: the batch
+    delete rewrites the queue under the queue's own lock, so a concurrent send is kept; moto's other
+    writers of the list (a single DeleteMessage, PurgeQueue, ReceiveMessage moving a message to the
+    dead-letter queue) do not take that lock, in moto itself as before.
     """
     from moto.core.utils import unix_time, unix_time_millis
     from moto.sqs.models import Message, Queue, SQSBackend
