@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from riskradar.adapters.s3 import EmbeddingShardStore
 from riskradar.dead_letters import FIRST_RECEIVED_AT, REASON, RECEIVE_COUNT, RESEND_SIGNAL, SOURCE_MESSAGE_ID
 from riskradar.local.faults import FaultInjector, FaultPlan, FunctionFaults, FunctionTimedOut
-from riskradar.local.moto_server import make_moto_fifo_deduplication_like_aws, make_moto_sqs_linear
+from riskradar.local.moto_server import patch_moto
 from riskradar.models import ShardNotice
 from riskradar.scoring import ScoringPolicy
 from riskradar.triage import SHARD_NOTICE_GROUP
@@ -33,8 +33,7 @@ TRIAGE = "TriageFunction"
 @pytest.fixture(scope="module")
 def triage() -> Iterator[MockedFunction]:
     # moto as the local stack runs it: SQS's FIFO deduplication kept for 5 minutes, consumed or not.
-    make_moto_sqs_linear()
-    make_moto_fifo_deduplication_like_aws()
+    patch_moto()
     with mocked_function(TRIAGE, function_dir="triage") as function:
         yield function
 

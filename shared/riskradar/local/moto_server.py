@@ -227,6 +227,14 @@ def make_moto_dynamodb_items_linear() -> None:
     Item._riskradar_linear = True  # type: ignore[attr-defined]
 
 
+def patch_moto() -> None:
+    """Every fix the local stack makes to moto (each idempotent): what a moto server here, or a
+    test mocking AWS in-process, must run with to behave as the local stack does."""
+    make_moto_sqs_linear()
+    make_moto_fifo_deduplication_like_aws()
+    make_moto_dynamodb_items_linear()
+
+
 class MotoServer:
     """A ThreadedMotoServer on 127.0.0.1 and a free port.
 
@@ -234,9 +242,7 @@ class MotoServer:
     """
 
     def __init__(self) -> None:
-        make_moto_sqs_linear()
-        make_moto_fifo_deduplication_like_aws()
-        make_moto_dynamodb_items_linear()
+        patch_moto()
         # Always loopback: ThreadedMotoServer's default address is 0.0.0.0.
         self._server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
         self._server.start()
