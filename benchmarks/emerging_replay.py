@@ -229,6 +229,9 @@ class Detectors:
     #: Cohesion of the batch path's reclusters (None: cluster_embeddings' default).
     batch_cohesion: float | None = None
     paths: tuple[str, ...] = PATHS
+    #: Round-trip the online detector's state between batches (as between Lambda invocations);
+    #: False keeps it in memory, which gives the same alerts several times faster (for sweeps).
+    state_round_trip: bool = True
 
 
 # -- the replay -------------------------------------------------------------------------------------
@@ -396,19 +399,23 @@ class NaiveLeaderDetector:
 
 class OnlineNoveltyDetector:
     """riskradar.novelty.NoveltyDetector, its state round-tripped through a JSON-able dict between
-    batches, as it would be between Lambda invocations (so the benchmark also checks that)."""
+    batches, as it would be between Lambda invocations (so the benchmark also checks that), unless
+    `round_trip` is False (the restored detector is exact: the same alerts, faster)."""
 
-    def __init__(self, config: NoveltyConfig) -> None:
-        self.state = NoveltyDetector(config).to_state()
+    def __init__(self, config: NoveltyConfig, *, round_trip: bool = True) -> None:
+        self.detector = NoveltyDetector(config)
+        self.round_trip = round_trip
+        self.state = self.detector.to_state() if round_trip else None
 
     def feed(
         self, vectors: Vectors, positions: Positions, hours: npt.NDArray[np.float64], alert: bool
     ) -> list[Detection]:
-        detector = NoveltyDetector.from_state(self.state)
+        detector = NoveltyDetector.from_state(self.state) if self.state is not None else self.detector
         alerts = detector.observe(
             vectors, [str(p) for p in positions.tolist()], (EPOCH + hours * 3600.0).tolist(), alert=alert
         )
-        self.state = detector.to_state()
+        if self.round_trip:
+            self.state = detector.to_state()
         end = float(hours.max())
         return [
             Detection(end, tuple(int(m) for m in a.members), a.centroid.astype(np.float64)) for a in alerts
@@ -666,12 +673,22 @@ def run_scenario(
             ),
             "online": lambda: (
                 run_stream_detector(
-                    OnlineNoveltyDetector(detectors.novelty), vectors, stream, everything, config
+                    OnlineNoveltyDetector(detectors.novelty, round_trip=detectors.state_round_trip),
+                    vectors,
+                    stream,
+                    everything,
+                    config,
                 ),
                 None,
             ),
             "online-pool": lambda: (
-                run_stream_detector(OnlineNoveltyDetector(detectors.novelty), vectors, stream, novel, config),
+                run_stream_detector(
+                    OnlineNoveltyDetector(detectors.novelty, round_trip=detectors.state_round_trip),
+                    vectors,
+                    stream,
+                    novel,
+                    config,
+                ),
                 None,
             ),
             "batch": batch,
@@ -868,6 +885,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=None,
         help="online: reports the detector remembers (default: NoveltyConfig's)",
     )
+    parser.add_argument(
+        "--no-state-round-trip",
+        action="store_true",
+        help="online: keep the detector in memory between batches instead of saving and restoring its "
+        "state (the same alerts, several times faster: for sweeps)",
+    )
     parser.add_argument("--emerging-threshold", type=float, default=None, help="batch alert threshold (nats)")
     parser.add_argument("--batch-cohesion", type=float, default=None, help="cohesion of the batch reclusters")
     parser.add_argument(
@@ -928,7 +951,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
     if set(paths) - set(PATHS):
         raise SystemExit(f"unknown paths {sorted(set(paths) - set(PATHS))}; choose from {PATHS}")
-    detectors = Detectors(novelty, emerging, use_module, args.batch_cohesion, paths)
+    detectors = Detectors(
+        novelty,
+        emerging,
+        use_module,
+        args.batch_cohesion,
+        paths,
+        state_round_trip=not args.no_state_round_trip,
+    )
     themes = (
         "riskradar.clustering.cluster_embeddings"
         if use_module
