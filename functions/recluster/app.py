@@ -14,12 +14,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from riskradar.adapters.s3 import DigestStore, EmbeddingShardStore, ThemeSnapshotStore
+from riskradar.adapters.s3 import DigestStore, EmbeddingShardStore, JsonStateStore, ThemeSnapshotStore
 from riskradar.adapters.sqs import SqsQueue
 from riskradar.adapters.strategist import StrategistStore
 from riskradar.config import ReclusterSettings
 from riskradar.embedding import MINILM_DIMENSION
 from riskradar.observability import keep_sdk_wire_logs_quiet
+from riskradar.online_detection import ProvisionalThemeReader
 from riskradar.recluster import ReclusterService
 from riskradar.strategist.digests import DigestPublisher
 
@@ -46,6 +47,11 @@ service = ReclusterService(
         records=_strategist_records,
         store=DigestStore(_s3, settings.artifacts_bucket),
         clock=lambda: datetime.now(UTC),
+    ),
+    provisional=(
+        ProvisionalThemeReader(JsonStateStore(_s3, settings.artifacts_bucket, settings.novelty_state_key))
+        if settings.novelty_state_key
+        else None
     ),
 )
 

@@ -80,6 +80,9 @@ class ReclusterSettings(_EnvModel):
     curation_table: str
     interventions_table: str
     recluster_window_days: int = Field(default=30, ge=1, le=90)
+    #: The online detector's state (NoveltyFunction's NOVELTY_STATE_KEY), read for its provisional
+    #: themes; empty: none deployed.
+    novelty_state_key: str = ""
 
 
 class StrategistSettings(_EnvModel):

@@ -351,3 +351,6 @@ class ThemeAlert(_Strict):
     size: int = Field(ge=0)
     snapshot_version: int = Field(ge=0)
     detected_at: UtcDatetime
+    #: Batch alerts: the provisional ids (`new-…`) under which online alerts announced this theme
+    #: before a recluster run found it, oldest first (empty when it was not caught online first).
+    provisional_theme_ids: list[str] = Field(default_factory=list)

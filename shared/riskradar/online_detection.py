@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,9 +62,13 @@ __all__ = [
     "ObservedMemory",
     "OnlineDetectionService",
     "OnlineState",
+    "ProvisionalTheme",
+    "ProvisionalThemeReader",
     "ProvisionalThemes",
     "report_fingerprint",
 ]
+
+logger = logging.getLogger(__name__)
 
 Feed = Literal["all", "pool"]
 #: Version of the document this module writes (the detector's own part has its own version).
@@ -72,6 +77,9 @@ STATE_FORMAT: Final = 1
 REMEMBERED_SHARDS: Final = 2_000
 #: Provisional themes kept for naming later alerts of the same new theme.
 REMEMBERED_PROVISIONAL_THEMES: Final = 200
+#: Reports kept per provisional theme (its alerts' bursts, newest kept): enough for the recluster
+#: job to find the theme they became, bounded so that the state stays small.
+REMEMBERED_PROVISIONAL_MEMBERS: Final = 256
 #: A later alert whose centroid is at least this similar to a provisional theme's first alert is
 #: the same theme growing (a region's centroid moves little as it grows; distinct intents of one
 #: domain sit below this, see the unit tests).
@@ -188,26 +196,53 @@ class ObservedMemory:
         return memory
 
 
+@dataclass(frozen=True)
+class ProvisionalTheme:
+    """A new theme the online detector alerted on, under its provisional id (`new-…`)."""
+
+    theme_id: str
+    #: When its first alert went out (None: kept by a state written before this was recorded).
+    first_alerted_at: datetime | None
+    #: Report ids of its alerts' bursts, oldest first (at most REMEMBERED_PROVISIONAL_MEMBERS).
+    members: tuple[str, ...]
+
+
 @dataclass
 class ProvisionalThemes:
-    """Provisional ids of new themes alerted on, with the centroid of each one's first alert."""
+    """Provisional ids of new themes alerted on, with the centroid of each one's first alert, when
+    that was, and the reports its alerts showed: the recluster job links the theme it later finds
+    among those reports to the provisional id (riskradar.theme_identity.link_online_precursors)."""
 
     ids: list[str] = field(default_factory=list)
     centroids: list[Vectors] = field(default_factory=list)
+    first_alerted: list[datetime | None] = field(default_factory=list)
+    members: list[list[str]] = field(default_factory=list)
 
-    def name(self, centroid: Vectors, alert_id: str) -> str:
+    def name(self, centroid: Vectors, alert_id: str, *, members: Sequence[str], at: datetime) -> str:
         """The provisional id of the theme at `centroid`: an earlier one's if it is close enough,
-        else a new id derived from this alert (deterministic: a retried batch names it the same)."""
+        else a new id derived from this alert (deterministic: a retried batch names it the same).
+        The alert's `members` are added to that theme's."""
         if self.centroids:
             similarity = np.stack(self.centroids) @ centroid
             nearest = int(similarity.argmax())
             if float(similarity[nearest]) >= SAME_PROVISIONAL_THEME:
+                merged = list(dict.fromkeys([*self.members[nearest], *members]))
+                self.members[nearest] = merged[-REMEMBERED_PROVISIONAL_MEMBERS:]
                 return self.ids[nearest]
         theme_id = f"{PROVISIONAL_PREFIX}{hashlib.sha256(alert_id.encode()).hexdigest()[:12]}"
         self.ids.append(theme_id)
         self.centroids.append(np.asarray(centroid, dtype=np.float32))
-        del self.ids[:-REMEMBERED_PROVISIONAL_THEMES], self.centroids[:-REMEMBERED_PROVISIONAL_THEMES]
+        self.first_alerted.append(at)
+        self.members.append(list(dict.fromkeys(members))[-REMEMBERED_PROVISIONAL_MEMBERS:])
+        for kept in (self.ids, self.centroids, self.first_alerted, self.members):
+            del kept[:-REMEMBERED_PROVISIONAL_THEMES]
         return theme_id
+
+    def themes(self) -> list[ProvisionalTheme]:
+        return [
+            ProvisionalTheme(theme_id, first, tuple(members))
+            for theme_id, first, members in zip(self.ids, self.first_alerted, self.members, strict=True)
+        ]
 
     def to_document(self) -> dict[str, Any]:
         rows = np.stack(self.centroids) if self.centroids else np.zeros((0, 0), dtype=np.float32)
@@ -215,16 +250,52 @@ class ProvisionalThemes:
             "ids": list(self.ids),
             "dimension": int(rows.shape[1]) if len(rows) else 0,
             "centroids": base64.b64encode(np.ascontiguousarray(rows, dtype="<f4").tobytes()).decode(),
+            "first_alerted_at": [moment.isoformat() if moment else None for moment in self.first_alerted],
+            "members": [list(members) for members in self.members],
         }
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> ProvisionalThemes:
+        """Also reads a document written before first alert times and members were kept (they are
+        then unknown and empty)."""
         ids = [str(theme_id) for theme_id in document["ids"]]
         raw = np.frombuffer(base64.b64decode(document["centroids"]), dtype="<f4").astype(np.float32)
         dimension = int(document["dimension"])
         if (not ids and raw.size) or (ids and raw.size != len(ids) * dimension):
             raise IncompatibleState("provisional themes are inconsistent")
-        return cls(ids, list(raw.reshape(len(ids), dimension)) if ids else [])
+        times = document.get("first_alerted_at", [None] * len(ids))
+        members = document.get("members", [[] for _ in ids])
+        if len(times) != len(ids) or len(members) != len(ids):
+            raise IncompatibleState("provisional themes are inconsistent")
+        return cls(
+            ids,
+            list(raw.reshape(len(ids), dimension)) if ids else [],
+            [datetime.fromisoformat(moment) if moment else None for moment in times],
+            [[str(report_id) for report_id in group] for group in members],
+        )
+
+
+class ProvisionalThemeReader:
+    """What the recluster job reads of the online detector's state: its provisional themes.
+
+    Read-only, and forgiving: no state yet, or one this code cannot read, means no provisional
+    themes to link (a recluster run never fails for the online detector's sake)."""
+
+    def __init__(self, state_store: StateStore) -> None:
+        self._state_store = state_store
+
+    def provisional_themes(self) -> list[ProvisionalTheme]:
+        stored = self._state_store.load()
+        if stored is None or stored.document is None:
+            return []
+        document = stored.document
+        try:
+            if document.get("format") != STATE_FORMAT:
+                raise IncompatibleState(f"state format {document.get('format')!r}, expected {STATE_FORMAT}")
+            return ProvisionalThemes.from_document(document["provisional_themes"]).themes()
+        except (IncompatibleState, KeyError, TypeError, ValueError) as error:
+            logger.warning("the online detector's provisional themes are unreadable: %r", error)
+            return []
 
 
 @dataclass
@@ -421,7 +492,9 @@ class DetectionBatch:
         if top and top[0][1] * 2 > len(members):
             theme_id = top[0][0]
         else:
-            theme_id = self.state.provisional.name(np.asarray(found.centroid, dtype=np.float32), alert_id)
+            theme_id = self.state.provisional.name(
+                np.asarray(found.centroid, dtype=np.float32), alert_id, members=found.members, at=now
+            )
         return ThemeAlert(
             alert_id=alert_id,
             source="online",

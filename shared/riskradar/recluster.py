@@ -4,8 +4,9 @@ One run: read the window's embedding shards from S3 in bulk (deduplicated by rep
 redelivered batch may have written a report twice), cluster them (riskradar.clustering), give each
 cluster its theme identity (riskradar.theme_identity: ids, names and verdicts survive reruns),
 label it (riskradar.theme_labels), score how surprising each theme's recent volume is
-(riskradar.emerging), publish the snapshot (objects first, pointer last) and alert on themes that
-have just become emerging.
+(riskradar.emerging), tie the online detector's provisional themes to the themes they became
+(riskradar.theme_identity.link_online_precursors), publish the snapshot (objects first, pointer
+last) and alert on themes that have just become emerging.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ from riskradar.models import ThemeAlert
 from riskradar.strategist.curation import apply_curation, merge_groups
 from riskradar.strategist.digests import DigestPublisher
 from riskradar.strategist.models import ThemeCuration
-from riskradar.theme_identity import match_themes
+from riskradar.theme_identity import (
+    AlertedTheme,
+    carry_online_precursors,
+    link_online_precursors,
+    match_themes,
+)
 from riskradar.theme_labels import label_themes
 from riskradar.theme_stats import ThemeStats, compute_theme_stats
 from riskradar.themes import ClusteringState, EmergingDetail, ThemeInfo, ThemeSnapshot, Vectors
@@ -89,6 +95,10 @@ class MessageQueue(Protocol):
 
 class CurationReader(Protocol):
     def all_curation(self) -> dict[str, ThemeCuration]: ...
+
+
+class ProvisionalThemeSource(Protocol):
+    def provisional_themes(self) -> Sequence[AlertedTheme]: ...
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,8 @@ class ReclusterService:
     curation: CurationReader | None = None
     #: Publishes the digest of each new snapshot; None: no digests.
     digests: DigestPublisher | None = None
+    #: The online detector's provisional themes; None: no online detection deployed.
+    provisional: ProvisionalThemeSource | None = None
 
     def run(self) -> ReclusterResult:
         now = self.clock()
@@ -194,6 +206,13 @@ class ReclusterService:
             now=now,
             seed=str(self.seed),
         )
+        precursors = link_online_precursors(
+            identity.theme_ids,
+            members,
+            window.report_ids,
+            self.provisional.provisional_themes() if self.provisional else (),
+        )
+        before = {theme.theme_id: theme for theme in (*previous.themes, *previous.dormant)}
         labels = label_themes(window.texts, window.vectors, clusters.labels, clusters.centroids)
         scores = self._emerging(window, clusters.labels, identity.theme_ids, now)
         # The usual hourly rate is over the time the window actually covers (a young deployment
@@ -214,7 +233,10 @@ class ReclusterService:
                 update={
                     "emerging_detail": _emerging_detail(
                         scores[cluster.theme_id], was_emerging.get(cluster.theme_id), now, self.window_days
-                    )
+                    ),
+                    "online_precursors": carry_online_precursors(
+                        cluster.theme_id, cluster.lineage, before, precursors.get(cluster.theme_id, ())
+                    ),
                 }
             )
             for c, cluster in enumerate(identity.clusters)
@@ -238,9 +260,7 @@ class ReclusterService:
         )
 
         alerts = tuple(
-            self._alert(
-                theme.theme_id, theme.label, theme.keywords, theme.examples, theme.size, scores, version, now
-            )
+            self._alert(theme, scores, version, now)
             for theme in themes
             if theme.emerging and theme.theme_id not in was_emerging
         )
@@ -289,29 +309,21 @@ class ReclusterService:
         }
 
     @staticmethod
-    def _alert(
-        theme_id: str,
-        label: str,
-        keywords: tuple[str, ...],
-        examples: tuple[str, ...],
-        size: int,
-        scores: dict[str, EmergingScore],
-        version: int,
-        now: datetime,
-    ) -> ThemeAlert:
-        score = scores[theme_id]
-        alert_id = hashlib.sha256(f"{theme_id}:{version}".encode()).hexdigest()[:16]
+    def _alert(theme: ThemeInfo, scores: dict[str, EmergingScore], version: int, now: datetime) -> ThemeAlert:
+        score = scores[theme.theme_id]
+        alert_id = hashlib.sha256(f"{theme.theme_id}:{version}".encode()).hexdigest()[:16]
         return ThemeAlert(
             alert_id=alert_id,
             source="batch",
-            theme_id=theme_id,
-            theme_label=label,
-            keywords=list(keywords),
-            examples=list(examples),
+            theme_id=theme.theme_id,
+            theme_label=theme.label,
+            keywords=list(theme.keywords),
+            examples=list(theme.examples),
             surprise=round(score.score, 3),
             observed=score.observed,
             expected=round(score.expected, 3),
-            size=size,
+            size=theme.size,
             snapshot_version=version,
             detected_at=now.astimezone(UTC),
+            provisional_theme_ids=[precursor.provisional_id for precursor in theme.online_precursors],
         )

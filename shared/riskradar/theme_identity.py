@@ -63,6 +63,13 @@ the run is skipped by re-hashing. Ids retired long ago and forgotten are not che
 collision among n themes ever minted has odds about n² / 2³³.
 
 Presence is "in a cluster": reports that a run left unclustered (noise) count as absent from it.
+
+**Online precursors** (`link_online_precursors`): between runs the online detector alerts on new
+themes under provisional ids (`new-…`, riskradar.online_detection), each with the reports its
+alerts showed. A run ties a provisional theme to the theme holding the strict majority of those of
+its reports that are in the window (in any cluster or left out), as a `ThemeInfo.online_precursors`
+entry, so that whoever received the online alert knows which theme it became. A theme keeps its
+precursors in later runs (`carry_online_precursors`): under its own id, and through a merge.
 """
 
 from __future__ import annotations
@@ -70,8 +77,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import UTC, datetime, timedelta
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -81,6 +88,7 @@ from riskradar.themes import (
     DEFAULT_ASSIGNMENT_THRESHOLD,
     LineageEvent,
     LineageParent,
+    OnlinePrecursor,
     ThemeInfo,
     ThemeLineage,
     ThemeSnapshot,
@@ -94,6 +102,8 @@ __all__ = [
     "IdentityResult",
     "MatchRules",
     "PreviousOutcome",
+    "carry_online_precursors",
+    "link_online_precursors",
     "match_themes",
     "mint_theme_id",
 ]
@@ -546,3 +556,88 @@ def _unit_rows(vectors: Vectors, name: str) -> Vectors:
     if array.ndim != 2:
         raise ValueError(f"{name} must be a 2-d array, got shape {array.shape}")
     return normalize_rows(array) if len(array) else array
+
+
+# ------------------------------------------------------------------------------ online precursors
+
+
+class AlertedTheme(Protocol):
+    """A provisional theme of the online detector, as riskradar.online_detection keeps it."""
+
+    @property
+    def theme_id(self) -> str: ...
+
+    @property
+    def first_alerted_at(self) -> datetime | None: ...
+
+    @property
+    def members(self) -> tuple[str, ...]: ...
+
+
+def link_online_precursors(
+    theme_ids: Sequence[str],
+    members: Sequence[Collection[str]],
+    window: Collection[str],
+    provisional: Sequence[AlertedTheme],
+) -> dict[str, list[OnlinePrecursor]]:
+    """The provisional themes each new theme turned out to be, by theme id (oldest alert first).
+
+    `theme_ids` and `members` are the run's themes and their member report ids; `window` is every
+    report id of the run (clustered or left out). A provisional theme goes to the theme holding the
+    strict majority of its reports that are in the window; with none of them in the window (its
+    reports aged out) or no majority anywhere, it is linked to nothing."""
+    theme_of = {report_id: index for index, group in enumerate(members) for report_id in group}
+    window_ids = window if isinstance(window, (set, frozenset)) else set(window)
+    linked: dict[str, list[OnlinePrecursor]] = {}
+    for alerted in provisional:
+        present = [report_id for report_id in alerted.members if report_id in window_ids]
+        counts: dict[int, int] = {}
+        for report_id in present:
+            if (index := theme_of.get(report_id)) is not None:
+                counts[index] = counts.get(index, 0) + 1
+        if not counts:
+            continue
+        index, shared = max(counts.items(), key=lambda item: (item[1], -item[0]))
+        if shared * 2 <= len(present):
+            continue
+        linked.setdefault(theme_ids[index], []).append(
+            OnlinePrecursor(
+                provisional_id=alerted.theme_id,
+                first_alerted_at=alerted.first_alerted_at,
+                shared_reports=shared,
+            )
+        )
+    return {theme_id: _oldest_first(precursors) for theme_id, precursors in linked.items()}
+
+
+def carry_online_precursors(
+    theme_id: str,
+    lineage: ThemeLineage,
+    previous: Mapping[str, ThemeInfo],
+    linked: Sequence[OnlinePrecursor],
+) -> tuple[OnlinePrecursor, ...]:
+    """A theme's precursors after a run: those of the previous theme whose id it kept, and on a
+    merge those of every parent, with the ones linked in this run (which win for the same
+    provisional id: their shared-report count is the current one)."""
+    sources = [theme_id]
+    if lineage.event is LineageEvent.MERGED:
+        sources += [parent.theme_id for parent in lineage.parents]
+    by_id: dict[str, OnlinePrecursor] = {}
+    for source in sources:
+        if (before := previous.get(source)) is not None:
+            for precursor in before.online_precursors:
+                by_id.setdefault(precursor.provisional_id, precursor)
+    for precursor in linked:
+        by_id[precursor.provisional_id] = precursor
+    return tuple(_oldest_first(list(by_id.values())))
+
+
+_NEVER: Final = datetime.min.replace(tzinfo=UTC)
+
+
+def _oldest_first(precursors: list[OnlinePrecursor]) -> list[OnlinePrecursor]:
+    # Unknown first-alert times (states written before they were kept) last, then by id.
+    return sorted(
+        precursors,
+        key=lambda p: (p.first_alerted_at is None, p.first_alerted_at or _NEVER, p.provisional_id),
+    )

@@ -69,6 +69,20 @@ class ThemeLineage(BaseModel):
     by_centroid: bool = False
 
 
+class OnlinePrecursor(BaseModel):
+    """A provisional theme the online detector alerted on (`new-…`, riskradar.online_detection)
+    before a recluster run found these reports as a theme: how an online alert and the theme it
+    became are tied together."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provisional_id: str
+    #: When the online detector first alerted on it (None: a state from before this was kept).
+    first_alerted_at: datetime | None = None
+    #: Reports of its alerts that are in this theme (in the run that made the link).
+    shared_reports: int = Field(ge=1)
+
+
 class EmergingDetail(BaseModel):
     """Why a theme is flagged emerging (riskradar.emerging), and since when."""
 
@@ -112,6 +126,9 @@ class ThemeInfo(BaseModel):
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     lineage: ThemeLineage | None = None
+    #: Provisional themes of the online detector that turned out to be this theme, oldest first;
+    #: kept by the theme (under its id, or through a merge) in later runs.
+    online_precursors: tuple[OnlinePrecursor, ...] = ()
 
 
 class SnapshotManifest(BaseModel):

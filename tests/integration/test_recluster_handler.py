@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,11 +16,13 @@ from riskradar.adapters.s3 import (
     SNAPSHOT_POINTER_KEY,
     EmbeddingShard,
     EmbeddingShardStore,
+    JsonStateStore,
     ThemeSnapshotStore,
 )
 from riskradar.adapters.strategist import StrategistStore
 from riskradar.digest import Digest
 from riskradar.models import ThemeAlert
+from riskradar.online_detection import OnlineState
 from riskradar.strategist.models import AuditAction, AuditEntry, ThemeCuration, Verdict
 from riskradar.theme_stats import ThemeStats
 from riskradar.themes import normalize_rows
@@ -68,6 +71,19 @@ def write_history(function: MockedFunction, now: datetime) -> dict[str, str]:
     return topic_of
 
 
+def write_online_alert(function: MockedFunction, report_ids: list[str], at: datetime) -> str:
+    """The online detector's state in S3 (where NoveltyFunction keeps it), holding one provisional
+    theme alerted on at `at` with these reports; returns its provisional id."""
+    state = OnlineState.fresh("all", 1_000)
+    centroid = normalize_rows(np.ones((1, DIMENSION)))[0].astype(np.float32)
+    provisional_id = state.provisional.name(centroid, "online-alert-1", members=report_ids, at=at)
+    key = os.environ["NOVELTY_STATE_KEY"]  # the function's template environment
+    store = JsonStateStore(boto3.client("s3"), function.stack.physical_id("ArtifactsBucket"), key)
+    stored = store.load()
+    store.save(state.to_document(), replacing=stored.etag if stored else None)
+    return provisional_id
+
+
 def summary_time(manifest: dict[str, Any]) -> str:
     """The run's time, as the manifest records it."""
     return str(manifest["created_at"])
@@ -83,6 +99,11 @@ def test_scheduled_run_publishes_a_snapshot_and_alerts_on_the_surge(recluster: M
     topic_of = write_history(recluster, now)
     s3 = boto3.client("s3")
     bucket = recluster.stack.physical_id("ArtifactsBucket")
+    # Between runs the online detector alerted on the surge: 12 of its reports and a steady one.
+    surge_ids = [report_id for report_id, topic in topic_of.items() if topic == "surge"]
+    steady_id = next(report_id for report_id, topic in topic_of.items() if topic == "steady0")
+    alerted_at = now - timedelta(minutes=40)
+    provisional_id = write_online_alert(recluster, [*surge_ids[:12], steady_id], alerted_at)
 
     summary = recluster.invoke(scheduled_event(), timeout_s=900)
 
@@ -106,6 +127,12 @@ def test_scheduled_run_publishes_a_snapshot_and_alerts_on_the_surge(recluster: M
     ]
     assert [alert.theme_id for alert in alerts] == [surge_theme.theme_id]
     assert alerts[0].observed >= 40 > alerts[0].expected
+    # The online alert's provisional id is tied to the theme it became, in the snapshot and the alert.
+    assert [
+        (p.provisional_id, p.first_alerted_at, p.shared_reports) for p in surge_theme.online_precursors
+    ] == [(provisional_id, alerted_at, 12)]
+    assert not any(t.online_precursors for t in snapshot.themes if t is not surge_theme)
+    assert alerts[0].provisional_theme_ids == [provisional_id]
 
     # The pointer is written last: it names a manifest whose objects all exist.
     pointer = json.loads(s3.get_object(Bucket=bucket, Key=SNAPSHOT_POINTER_KEY)["Body"].read())
@@ -120,8 +147,10 @@ def test_scheduled_run_publishes_a_snapshot_and_alerts_on_the_surge(recluster: M
     )
     assert digest.snapshot_version == 1
     assert digest.themes[0].theme_id == surge_theme.theme_id
+    assert [c.provisional_id for c in digest.themes[0].caught_online_as] == [provisional_id]
     html = s3.get_object(Bucket=bucket, Key=summary["digest"]["html"])["Body"].read().decode()
     assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
+    assert f"Caught online first, as <code>{provisional_id}</code>, 40 minutes ago" in html
 
     # Per-theme activity is published with the snapshot: the surge is all on the last day.
     raw = snapshots.current_document("stats")

@@ -27,6 +27,7 @@ from riskradar.online_detection import (
     ObservedMemory,
     OnlineDetectionService,
     OnlineState,
+    ProvisionalThemeReader,
     report_fingerprint,
 )
 from tests.novelty_stream import NEW_TOPIC_TEXTS, Stream
@@ -180,6 +181,48 @@ def test_a_surge_of_a_known_theme_is_named_by_that_theme(scenario: Scenario) -> 
     assert known
     assert {a.theme_id for a in known} == {"thm-03"}
     assert "coupon" in known[0].keywords or "expired" in known[0].keywords
+
+
+def test_a_provisional_theme_keeps_the_reports_of_its_alerts_for_the_recluster_job(
+    scenario: Scenario,
+) -> None:
+    new_theme = [a for a in scenario.alerts.alerts() if a.theme_id.startswith(PROVISIONAL_PREFIX)]
+    provisional = ProvisionalThemeReader(scenario.store).provisional_themes()
+
+    assert [theme.theme_id for theme in provisional] == [new_theme[0].theme_id]
+    kept = provisional[0]
+    assert kept.first_alerted_at == datetime(2026, 11, 24, 12, tzinfo=UTC)
+    # Every alert's burst, once each: at least the largest burst's reports.
+    assert len(kept.members) == len(set(kept.members)) >= max(a.observed for a in new_theme)
+    topics = [scenario.stream.topic_of[report_id] for report_id in kept.members]
+    assert topics.count(scenario.stream.new_topic) / len(topics) > 0.8
+
+
+def test_a_state_written_before_provisional_members_were_kept_still_reads(scenario: Scenario) -> None:
+    assert scenario.store.body is not None
+    document = json.loads(scenario.store.body)
+    del document["provisional_themes"]["first_alerted_at"], document["provisional_themes"]["members"]
+    older = MemoryStateStore()
+    older.save(document, replacing=None)
+
+    provisional = ProvisionalThemeReader(older).provisional_themes()
+
+    assert len(provisional) == 1
+    assert provisional[0].first_alerted_at is None
+    assert provisional[0].members == ()
+    state, reason = OnlineState.from_document(document, feed="all", remember_reports=5_000)
+    assert reason is None
+    assert state.provisional.ids == [provisional[0].theme_id]
+
+
+def test_the_recluster_jobs_reader_finds_nothing_in_a_missing_or_foreign_state() -> None:
+    assert ProvisionalThemeReader(MemoryStateStore()).provisional_themes() == []
+    foreign = MemoryStateStore()
+    foreign.save({"format": 99, "provisional_themes": {}}, replacing=None)
+    assert ProvisionalThemeReader(foreign).provisional_themes() == []
+    broken = MemoryStateStore()
+    broken.save({"format": 1, "provisional_themes": {"ids": ["new-x"]}}, replacing=None)
+    assert ProvisionalThemeReader(broken).provisional_themes() == []
 
 
 # -- idempotency -----------------------------------------------------------------------------------------

@@ -508,3 +508,17 @@ def test_each_route_is_served_by_the_function_whose_handler_declares_it(template
             assert declared.get(route) == {logical_id}, f"{route} is attached to {logical_id}"
     served = {f"{e.method} {e.path}" for f in template.functions().values() for e in f.http_events}
     assert set(declared) == served, "a handler declares a route the template does not serve, or the reverse"
+
+
+def test_the_recluster_job_reads_the_online_detectors_state_where_it_is_kept(template: SamTemplate) -> None:
+    def environment(logical_id: str) -> dict[str, Any]:
+        variables: dict[str, Any] = template.resources[logical_id]["Properties"]["Environment"]["Variables"]
+        return variables
+
+    key = environment("NoveltyFunction")["NOVELTY_STATE_KEY"]
+    assert environment("ReclusterFunction")["NOVELTY_STATE_KEY"] == key
+    statements = template.resources["ReclusterFunction"]["Properties"]["Policies"][1]["Statement"]
+    reads = [s for s in statements if s["Sid"] == "ReadOnlineDetectorState"]
+    assert [(s["Action"], s["Resource"]["Fn::Sub"]) for s in reads] == [
+        ("s3:GetObject", "${ArtifactsBucket.Arn}/" + key)
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -13,10 +14,20 @@ from riskradar.theme_identity import (
     ClusterIdentity,
     IdentityResult,
     MatchRules,
+    carry_online_precursors,
+    link_online_precursors,
     match_themes,
     mint_theme_id,
 )
-from riskradar.themes import LineageEvent, SnapshotManifest, ThemeInfo, ThemeSnapshot, Vectors, normalize_rows
+from riskradar.themes import (
+    LineageEvent,
+    OnlinePrecursor,
+    SnapshotManifest,
+    ThemeInfo,
+    ThemeSnapshot,
+    Vectors,
+    normalize_rows,
+)
 
 DIMENSION = 8
 AXES = np.eye(DIMENSION, dtype=np.float32)
@@ -454,3 +465,63 @@ def test_identities_survive_a_manifest_round_trip() -> None:
         dormant_themes=result.dormant,
     )
     assert SnapshotManifest.model_validate_json(manifest.model_dump_json()) == manifest
+
+
+# ------------------------------------------------------------------------------ online precursors
+
+
+@dataclass(frozen=True)
+class Alerted:
+    theme_id: str
+    first_alerted_at: datetime | None
+    members: tuple[str, ...]
+
+
+def test_a_provisional_theme_is_tied_to_the_theme_holding_most_of_its_alerted_reports() -> None:
+    new_gifts = reports("gift-", 30, start=100)
+    themes = [(CARDS, PREVIOUS_MEMBERS[CARDS]), ("thm-born", new_gifts)]
+    # 8 of its 10 alerted reports are in the new theme, one is in cards, one aged out of the window.
+    alerted = Alerted("new-abc", BEFORE, (*new_gifts[:8], "card-000", "gone-001"))
+    window = {*PREVIOUS_MEMBERS[CARDS], *new_gifts, "left-out-001"}
+
+    linked = link_online_precursors([t for t, _ in themes], [m for _, m in themes], window, [alerted])
+
+    assert linked == {
+        "thm-born": [OnlinePrecursor(provisional_id="new-abc", first_alerted_at=BEFORE, shared_reports=8)]
+    }
+
+
+def test_no_majority_or_no_report_left_in_the_window_ties_nothing() -> None:
+    halves = [("thm-a", reports("a-", 10)), ("thm-b", reports("b-", 10))]
+    split_evenly = Alerted("new-split", NOW, (*reports("a-", 3), *reports("b-", 3)))
+    mostly_left_out = Alerted("new-noise", NOW, (*reports("a-", 2), *reports("noise-", 3)))
+    aged_out = Alerted("new-old", BEFORE, tuple(reports("old-", 5)))
+    window = {*reports("a-", 10), *reports("b-", 10), *reports("noise-", 3)}
+
+    linked = link_online_precursors(
+        [t for t, _ in halves], [m for _, m in halves], window, [split_evenly, mostly_left_out, aged_out]
+    )
+
+    assert linked == {}
+
+
+def test_precursors_stay_with_the_theme_id_and_follow_a_merge_oldest_first() -> None:
+    early = OnlinePrecursor(provisional_id="new-early", first_alerted_at=BEFORE, shared_reports=6)
+    late = OnlinePrecursor(provisional_id="new-late", first_alerted_at=NOW, shared_reports=9)
+    unknown = OnlinePrecursor(provisional_id="new-unknown", first_alerted_at=None, shared_reports=5)
+    previous = previous_snapshot(
+        **{CARDS: theme(CARDS, online_precursors=[late]), SUPPORT: theme(SUPPORT, online_precursors=[early])}
+    )
+    merged = direction((0, 1.0), (1, 0.8))
+    result = run(
+        [(merged, PREVIOUS_MEMBERS[CARDS] + PREVIOUS_MEMBERS[SUPPORT]), steady(PARCELS), steady(GIFTS)],
+        previous,
+    )
+    before = {t.theme_id: t for t in previous.themes}
+    recount = OnlinePrecursor(provisional_id="new-late", first_alerted_at=NOW, shared_reports=12)
+
+    carried = carry_online_precursors(CARDS, result.clusters[0].lineage, before, [recount, unknown])
+    parcels = carry_online_precursors(PARCELS, result.clusters[1].lineage, before, [])
+
+    assert carried == (early, recount, unknown)
+    assert parcels == ()

@@ -32,6 +32,7 @@ from riskradar.digest.model import (
     InterventionView,
     LineageView,
     NoveltyPoolView,
+    OnlineCatchView,
     PriorityReason,
     SubjectView,
     ThemeCard,
@@ -350,6 +351,10 @@ def _card(
             )
             if theme.lineage is not None
             else None
+        ),
+        caught_online_as=tuple(
+            OnlineCatchView(provisional_id=p.provisional_id, first_alerted_at=p.first_alerted_at)
+            for p in theme.online_precursors
         ),
         first_seen=theme.first_seen,
         size=theme.size,

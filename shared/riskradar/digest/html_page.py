@@ -361,7 +361,7 @@ def _card(card: ThemeCard, digest: Digest) -> Markup:
 <div class="badges">{badges}</div>
 <div class="rank"><strong>#{rank}</strong>priority {priority}</div>
 <h3>{label}</h3>
-{keywords}{lineage}
+{keywords}{lineage}{caught_online}
 </header>
 <div class="card-body">
 <div>{activity}</div>
@@ -392,6 +392,7 @@ def _card(card: ThemeCard, digest: Digest) -> Markup:
             else Markup("")
         ),
         lineage=_lineage(card),
+        caught_online=_caught_online(card, digest),
         activity=_activity(card, digest),
         money=_money(card),
         split=_split(card, digest),
@@ -425,6 +426,19 @@ def _lineage(card: ThemeCard) -> Markup:
     names = join((fill("“{label}”", label=parent.label) for parent in lineage.parents), ", ")
     text = "Merged this run from" if lineage.event.value == "merged" else "Split this run from"
     return fill('<p class="lineage">{text} {names}</p>', text=text, names=names)
+
+
+def _caught_online(card: ThemeCard, digest: Digest) -> Markup:
+    if not card.caught_online_as:
+        return Markup("")
+    first = card.caught_online_as[0]
+    when = (
+        fill(", {ago}", ago=fmt.ago(first.first_alerted_at, digest.generated_at))
+        if first.first_alerted_at
+        else Markup("")
+    )
+    ids = join((fill("<code>{id}</code>", id=item.provisional_id) for item in card.caught_online_as), ", ")
+    return fill('<p class="lineage">Caught online first, as {ids}{when}</p>', ids=ids, when=when)
 
 
 def _activity(card: ThemeCard, digest: Digest) -> Markup:

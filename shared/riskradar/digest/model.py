@@ -32,6 +32,7 @@ __all__ = [
     "InterventionView",
     "LineageView",
     "NoveltyPoolView",
+    "OnlineCatchView",
     "PriorityReason",
     "SubjectView",
     "ThemeCard",
@@ -141,6 +142,13 @@ class LineageView(_Frozen):
     )
 
 
+class OnlineCatchView(_Frozen):
+    """An online alert that announced the theme before a recluster run found it."""
+
+    provisional_id: str = Field(description="The provisional theme id (`new-…`) the online alert gave it.")
+    first_alerted_at: UtcDatetime | None = Field(description="When that online alert went out, if known.")
+
+
 class SubjectView(_Frozen):
     """A subject reported within a theme, by its keyed pseudonym only."""
 
@@ -194,6 +202,11 @@ class ThemeCard(_Frozen):
     emerging: EmergingView | None = Field(description="Set when the theme is emerging.")
     is_new: bool = Field(description="The theme was born in the run that published this snapshot.")
     lineage: LineageView | None = Field(description="The theme's latest lineage event, if known.")
+    caught_online_as: tuple[OnlineCatchView, ...] = Field(
+        default=(),
+        description="Online alerts that announced the theme under a provisional id before a recluster "
+        "run found it, oldest first.",
+    )
     first_seen: UtcDatetime | None = Field(description="When the theme id was minted.")
     size: int = Field(ge=0, description="Reports the clustering put in the theme in its run.")
     reports: int = Field(ge=0, description="Reports of the theme in the window (all businesses and roles).")
