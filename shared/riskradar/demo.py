@@ -356,6 +356,8 @@ def print_recluster(phase: str, run: dict[str, Any], *, alerts: list[ThemeAlert]
             f"recently vs {alert.expected:.1f} expected (surprise {alert.surprise:.1f} nats)",
             file=out,
         )
+        if alert.provisional_theme_ids:
+            print(f"        caught online first, as {', '.join(alert.provisional_theme_ids)}", file=out)
         _print_examples(alert, out)
 
 
