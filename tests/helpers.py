@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,18 @@ from riskradar.local.sam import DeployedStack, deploy
 from riskradar.local.template import SamTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script that is not in a package (benchmarks/, tools/), loaded as its command runs it,
+    under its file name (dataclasses look their module up in sys.modules while a class is built)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def drain(stack: LocalStack, logical_id: str) -> list[dict[str, Any]]:

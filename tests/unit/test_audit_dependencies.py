@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What `make audit` reads: the root files, the shared layer's and any function's own.
@@ -23,15 +23,7 @@ REQUIREMENT_FILES = sorted(
 @pytest.fixture(scope="module")
 def audit() -> ModuleType:
     """tools/ is not a package: load the script as `make audit` runs it."""
-    spec = importlib.util.spec_from_file_location(
-        "audit_dependencies", ROOT / "tools" / "audit_dependencies.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "tools" / "audit_dependencies.py")
 
 
 def test_every_requirement_of_the_project_is_an_exact_pin(audit: ModuleType) -> None:

@@ -3,8 +3,6 @@ billing rules it cites (Comprehend's 3-unit minimum, per-batch Lambda billing, t
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,19 +10,14 @@ from typing import Any
 import pytest
 
 from riskradar.local.template import SamTemplate
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def cost_model() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cost_model", ROOT / "benchmarks" / "cost_model.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["cost_model"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "cost_model.py")
 
 
 def test_the_models_settings_are_the_templates(cost_model: ModuleType) -> None:

@@ -3,29 +3,21 @@ combines both paths as a strategist receiving both sees them."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def replay() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "emerging_replay", ROOT / "benchmarks" / "emerging_replay.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["emerging_replay"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "emerging_replay.py")
 
 
 def test_the_median_interval_of_16_runs_is_the_5th_to_the_12th_value(replay: ModuleType) -> None:
