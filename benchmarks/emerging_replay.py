@@ -820,8 +820,9 @@ def print_tables(results: Sequence[ScenarioResult], paths: Sequence[str]) -> Non
     for row in rows:
         found = [d for d in row.delays if d != math.inf]
         low, high = median_interval(row.delays)
+        interval = "too few runs" if low == -math.inf else f"{_finite(low)}-{_finite(high)}"
         print(
-            f"| {row.name} | {_finite(row.median)} | {_finite(low)}-{_finite(high)} | "
+            f"| {row.name} | {_finite(row.median)} | {interval} | "
             f"{f'{min(found):.0f}-{max(found):.0f}' if found else '-'} | {len(found)}/{len(row.delays)} | "
             f"{row.false_alarms_per_week:.2f} | {row.max_false_alarms_per_week:.1f} | "
             f"{'yes' if row.meets_goals() else 'no'} | {row.seconds_per_scenario:.1f} |"
@@ -845,9 +846,7 @@ def print_tables(results: Sequence[ScenarioResult], paths: Sequence[str]) -> Non
 
 
 def _finite(value: float) -> str:
-    if value == math.inf:
-        return "missed"
-    return "-" if value == -math.inf else f"{value:g}"
+    return "missed" if value == math.inf else f"{value:g}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -44,6 +44,7 @@ from typing import Any, Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from botocore.exceptions import BotoCoreError, ClientError
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships with scikit-learn
 
 from riskradar.adapters.s3 import EmbeddingShard, StoredState
@@ -226,7 +227,10 @@ class ProvisionalThemes:
             similarity = np.stack(self.centroids) @ centroid
             nearest = int(similarity.argmax())
             if float(similarity[nearest]) >= SAME_PROVISIONAL_THEME:
-                merged = list(dict.fromkeys([*self.members[nearest], *members]))
+                latest = list(dict.fromkeys(members))
+                fresh = set(latest)
+                # The newest alert's reports last (a report seen again moves there), then trimmed.
+                merged = [report_id for report_id in self.members[nearest] if report_id not in fresh] + latest
                 self.members[nearest] = merged[-REMEMBERED_PROVISIONAL_MEMBERS:]
                 return self.ids[nearest]
         theme_id = f"{PROVISIONAL_PREFIX}{hashlib.sha256(alert_id.encode()).hexdigest()[:12]}"
@@ -270,9 +274,16 @@ class ProvisionalThemes:
         return cls(
             ids,
             list(raw.reshape(len(ids), dimension)) if ids else [],
-            [datetime.fromisoformat(moment) if moment else None for moment in times],
+            [_aware(moment) if moment else None for moment in times],
             [[str(report_id) for report_id in group] for group in members],
         )
+
+
+def _aware(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise IncompatibleState(f"provisional theme time without a time zone: {text!r}")
+    return moment
 
 
 class ProvisionalThemeReader:
@@ -285,15 +296,16 @@ class ProvisionalThemeReader:
         self._state_store = state_store
 
     def provisional_themes(self) -> list[ProvisionalTheme]:
-        stored = self._state_store.load()
-        if stored is None or stored.document is None:
-            return []
-        document = stored.document
         try:
+            stored = self._state_store.load()
+            if stored is None or stored.document is None:
+                return []
+            document = stored.document
             if document.get("format") != STATE_FORMAT:
                 raise IncompatibleState(f"state format {document.get('format')!r}, expected {STATE_FORMAT}")
             return ProvisionalThemes.from_document(document["provisional_themes"]).themes()
-        except (IncompatibleState, KeyError, TypeError, ValueError) as error:
+        except (IncompatibleState, KeyError, TypeError, ValueError, ClientError, BotoCoreError) as error:
+            # Unreadable, or S3 refused (access, KMS, throttling): this run links nothing.
             logger.warning("the online detector's provisional themes are unreadable: %r", error)
             return []
 

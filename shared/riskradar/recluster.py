@@ -42,7 +42,14 @@ from riskradar.theme_identity import (
 )
 from riskradar.theme_labels import label_themes
 from riskradar.theme_stats import ThemeStats, compute_theme_stats
-from riskradar.themes import ClusteringState, EmergingDetail, ThemeInfo, ThemeSnapshot, Vectors
+from riskradar.themes import (
+    ClusteringState,
+    EmergingDetail,
+    OnlinePrecursor,
+    ThemeInfo,
+    ThemeSnapshot,
+    Vectors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +242,7 @@ class ReclusterService:
                         scores[cluster.theme_id], was_emerging.get(cluster.theme_id), now, self.window_days
                     ),
                     "online_precursors": carry_online_precursors(
-                        cluster.theme_id, cluster.lineage, before, precursors.get(cluster.theme_id, ())
+                        cluster.theme_id, cluster.lineage, before, precursors
                     ),
                 }
             )
@@ -260,7 +267,7 @@ class ReclusterService:
         )
 
         alerts = tuple(
-            self._alert(theme, scores, version, now)
+            self._alert(theme, scores, version, now, precursors.get(theme.theme_id, ()))
             for theme in themes
             if theme.emerging and theme.theme_id not in was_emerging
         )
@@ -309,7 +316,15 @@ class ReclusterService:
         }
 
     @staticmethod
-    def _alert(theme: ThemeInfo, scores: dict[str, EmergingScore], version: int, now: datetime) -> ThemeAlert:
+    def _alert(
+        theme: ThemeInfo,
+        scores: dict[str, EmergingScore],
+        version: int,
+        now: datetime,
+        caught_online: Sequence[OnlinePrecursor],
+    ) -> ThemeAlert:
+        """`caught_online`: the online alerts tied to the theme in this run (those of an earlier
+        emerging episode, still in `theme.online_precursors`, are not about this one)."""
         score = scores[theme.theme_id]
         alert_id = hashlib.sha256(f"{theme.theme_id}:{version}".encode()).hexdigest()[:16]
         return ThemeAlert(
@@ -325,5 +340,5 @@ class ReclusterService:
             size=theme.size,
             snapshot_version=version,
             detected_at=now.astimezone(UTC),
-            provisional_theme_ids=[precursor.provisional_id for precursor in theme.online_precursors],
+            provisional_theme_ids=[precursor.provisional_id for precursor in caught_online],
         )

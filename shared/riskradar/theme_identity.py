@@ -614,11 +614,19 @@ def carry_online_precursors(
     theme_id: str,
     lineage: ThemeLineage,
     previous: Mapping[str, ThemeInfo],
-    linked: Sequence[OnlinePrecursor],
+    linked: Mapping[str, Sequence[OnlinePrecursor]],
 ) -> tuple[OnlinePrecursor, ...]:
     """A theme's precursors after a run: those of the previous theme whose id it kept, and on a
-    merge those of every parent, with the ones linked in this run (which win for the same
-    provisional id: their shared-report count is the current one)."""
+    merge those of every parent, with the ones `link_online_precursors` linked to it in this run
+    (which win for the same provisional id: their shared-report count is the current one). A
+    provisional id this run linked to another theme (its reports moved there, e.g. in a split) is
+    not carried: it names one theme at a time."""
+    elsewhere = {
+        precursor.provisional_id
+        for other, precursors in linked.items()
+        if other != theme_id
+        for precursor in precursors
+    }
     sources = [theme_id]
     if lineage.event is LineageEvent.MERGED:
         sources += [parent.theme_id for parent in lineage.parents]
@@ -626,8 +634,9 @@ def carry_online_precursors(
     for source in sources:
         if (before := previous.get(source)) is not None:
             for precursor in before.online_precursors:
-                by_id.setdefault(precursor.provisional_id, precursor)
-    for precursor in linked:
+                if precursor.provisional_id not in elsewhere:
+                    by_id.setdefault(precursor.provisional_id, precursor)
+    for precursor in linked.get(theme_id, ()):
         by_id[precursor.provisional_id] = precursor
     return tuple(_oldest_first(list(by_id.values())))
 

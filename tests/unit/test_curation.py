@@ -8,7 +8,7 @@ import numpy as np
 
 from riskradar.strategist.curation import apply_curation, merge_groups
 from riskradar.strategist.models import ThemeCuration, Verdict
-from riskradar.themes import ThemeInfo, ThemeSnapshot, normalize_rows
+from riskradar.themes import OnlinePrecursor, ThemeInfo, ThemeSnapshot, normalize_rows
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
@@ -64,6 +64,27 @@ def test_a_merged_theme_leaves_and_its_reports_join_the_target() -> None:
     np.testing.assert_array_equal(curated.centroids, snapshot().centroids[[1, 2]])
     assert sorted(members["thm-00000002"]) == ["a1", "a2", "c1", "c2", "c3"]
     assert "thm-00000000" not in members
+
+
+def test_a_merged_theme_hands_the_online_alerts_it_was_caught_as_to_its_target() -> None:
+    early = OnlinePrecursor(provisional_id="new-early", first_alerted_at=NOW, shared_reports=5)
+    own = OnlinePrecursor(provisional_id="new-own", first_alerted_at=NOW, shared_reports=8)
+    base = snapshot()
+    themes = (
+        base.themes[0].model_copy(update={"online_precursors": (early, own)}),
+        base.themes[1],
+        base.themes[2].model_copy(update={"online_precursors": (own,)}),
+    )
+    curated, _ = apply_curation(
+        ThemeSnapshot(base.version, base.created_at, themes, base.centroids, dormant=base.dormant),
+        MEMBERS,
+        {
+            "thm-00000000": record("thm-00000000", merged_into="thm-00000002"),
+            "thm-00000002": record("thm-00000002", absorbed=("thm-00000000",)),
+        },
+    )
+    target = next(theme for theme in curated.themes if theme.theme_id == "thm-00000002")
+    assert [p.provisional_id for p in target.online_precursors] == ["new-own", "new-early"]
 
 
 def test_merge_chains_are_followed_and_a_missing_target_leaves_the_theme_alone() -> None:

@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from botocore.exceptions import ClientError
 
 from riskradar.adapters.s3 import EmbeddingShard, StateConflict, StoredState
 from riskradar.models import ShardNotice, ThemeAlert
 from riskradar.online_detection import (
     PROVISIONAL_PREFIX,
+    REMEMBERED_PROVISIONAL_MEMBERS,
     BatchResult,
     Feed,
     NoticeOutcome,
@@ -28,6 +30,7 @@ from riskradar.online_detection import (
     OnlineDetectionService,
     OnlineState,
     ProvisionalThemeReader,
+    ProvisionalThemes,
     report_fingerprint,
 )
 from tests.novelty_stream import NEW_TOPIC_TEXTS, Stream
@@ -223,6 +226,41 @@ def test_the_recluster_jobs_reader_finds_nothing_in_a_missing_or_foreign_state()
     broken = MemoryStateStore()
     broken.save({"format": 1, "provisional_themes": {"ids": ["new-x"]}}, replacing=None)
     assert ProvisionalThemeReader(broken).provisional_themes() == []
+
+
+def test_a_provisional_theme_keeps_its_newest_alerts_reports_when_it_trims() -> None:
+    themes = ProvisionalThemes()
+    centroid = np.eye(4, dtype=np.float32)[0]
+    at = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    first = [f"r{i:03d}" for i in range(REMEMBERED_PROVISIONAL_MEMBERS)]
+    theme_id = themes.name(centroid, "alert-1", members=first, at=at)
+    # A later alert of the same theme: one report seen before, and new ones.
+    again = themes.name(centroid, "alert-2", members=["r000", "n1", "n2"], at=at)
+
+    assert again == theme_id
+    kept = themes.themes()[0].members
+    assert len(kept) == REMEMBERED_PROVISIONAL_MEMBERS
+    assert kept[-3:] == ("r000", "n1", "n2")
+    assert "r001" not in kept
+    assert "r002" not in kept
+
+
+class RefusingStateStore(MemoryStateStore):
+    def load(self, *, known_etag: str | None = None) -> StoredState | None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "GetObject")
+
+
+def test_the_recluster_jobs_reader_links_nothing_when_s3_refuses_or_a_time_has_no_zone() -> None:
+    assert ProvisionalThemeReader(RefusingStateStore()).provisional_themes() == []
+    naive = MemoryStateStore()
+    themes = ProvisionalThemes()
+    themes.name(
+        np.eye(4, dtype=np.float32)[0], "a", members=["r1"], at=datetime(2026, 11, 24, 12, tzinfo=UTC)
+    )
+    document = themes.to_document()
+    document["first_alerted_at"] = ["2026-11-24T12:00:00"]
+    naive.save({"format": 1, "provisional_themes": document}, replacing=None)
+    assert ProvisionalThemeReader(naive).provisional_themes() == []
 
 
 # -- idempotency -----------------------------------------------------------------------------------------

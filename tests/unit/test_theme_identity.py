@@ -520,8 +520,26 @@ def test_precursors_stay_with_the_theme_id_and_follow_a_merge_oldest_first() -> 
     before = {t.theme_id: t for t in previous.themes}
     recount = OnlinePrecursor(provisional_id="new-late", first_alerted_at=NOW, shared_reports=12)
 
-    carried = carry_online_precursors(CARDS, result.clusters[0].lineage, before, [recount, unknown])
-    parcels = carry_online_precursors(PARCELS, result.clusters[1].lineage, before, [])
+    linked = {CARDS: [recount, unknown]}
+    carried = carry_online_precursors(CARDS, result.clusters[0].lineage, before, linked)
+    parcels = carry_online_precursors(PARCELS, result.clusters[1].lineage, before, linked)
 
     assert carried == (early, recount, unknown)
     assert parcels == ()
+
+
+def test_a_provisional_id_linked_to_another_theme_this_run_is_not_carried_by_its_old_one() -> None:
+    moved = OnlinePrecursor(provisional_id="new-moved", first_alerted_at=BEFORE, shared_reports=6)
+    stays = OnlinePrecursor(provisional_id="new-stays", first_alerted_at=BEFORE, shared_reports=5)
+    previous = previous_snapshot(**{CARDS: theme(CARDS, online_precursors=[moved, stays])})
+    before = {t.theme_id: t for t in previous.themes}
+    result = run(split_cards(), previous)
+    child = next(c for c in result.clusters if c.theme_id != CARDS and c.lineage.event is LineageEvent.SPLIT)
+    # Its reports went with the split-off child: this run links it there.
+    linked = {child.theme_id: [moved.model_copy(update={"shared_reports": 7})]}
+
+    keeper = next(c for c in result.clusters if c.theme_id == CARDS)
+    assert carry_online_precursors(CARDS, keeper.lineage, before, linked) == (stays,)
+    assert [
+        p.provisional_id for p in carry_online_precursors(child.theme_id, child.lineage, before, linked)
+    ] == ["new-moved"]

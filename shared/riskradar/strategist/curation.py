@@ -8,8 +8,9 @@ snapshot before matching:
 - a **verdict** and a **name** replace the theme's (a name also marks it `named_by_strategist`,
   so later runs keep it instead of relabelling);
 - a theme **merged into** another disappears from the previous snapshot and its member reports
-  join the target's, so the reports of both vote for the target's id in the match. Chains
-  (a → b → c) are followed as far as themes are still in the snapshot.
+  join the target's, so the reports of both vote for the target's id in the match; so do the
+  online alerts it was caught as first (`online_precursors`). Chains (a → b → c) are followed as
+  far as themes are still in the snapshot.
 
 `merge_groups` finds the new clusters that hold a merged theme's reports, and the recluster job
 makes them one theme (riskradar.clustering.merge_clusters) before matching identities.
@@ -24,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from riskradar.strategist.models import ThemeCuration
-from riskradar.themes import ThemeInfo, ThemeSnapshot
+from riskradar.themes import OnlinePrecursor, ThemeInfo, ThemeSnapshot
 
 __all__ = ["apply_curation", "merge_groups"]
 
@@ -44,15 +45,18 @@ def apply_curation(
         target = target_of.get(theme_id, theme_id)
         curated_members.setdefault(target, []).extend(reports)
 
+    absorbed: dict[str, list[OnlinePrecursor]] = {}
+    for theme in (*snapshot.themes, *snapshot.dormant):
+        if theme.theme_id in merged_away:
+            absorbed.setdefault(target_of[theme.theme_id], []).extend(theme.online_precursors)
+
+    def curated(theme: ThemeInfo) -> ThemeInfo:
+        carried = _with_precursors(theme, absorbed.get(theme.theme_id, ()))
+        return _curated(carried, curation.get(theme.theme_id))
+
     keep = [row for row, theme in enumerate(snapshot.themes) if theme.theme_id not in merged_away]
-    themes = tuple(
-        _curated(snapshot.themes[row], curation.get(snapshot.themes[row].theme_id)) for row in keep
-    )
-    dormant = tuple(
-        _curated(theme, curation.get(theme.theme_id))
-        for theme in snapshot.dormant
-        if theme.theme_id not in merged_away
-    )
+    themes = tuple(curated(snapshot.themes[row]) for row in keep)
+    dormant = tuple(curated(theme) for theme in snapshot.dormant if theme.theme_id not in merged_away)
     centroids = snapshot.centroids[np.array(keep, dtype=np.int64)] if keep else snapshot.centroids[:0]
     return ThemeSnapshot(
         snapshot.version, snapshot.created_at, themes, centroids, dormant=dormant
@@ -101,6 +105,14 @@ def _final_target(theme_id: str, curation: Mapping[str, ThemeCuration], present:
         if current in present:
             target = current
     return target
+
+
+def _with_precursors(theme: ThemeInfo, absorbed: Sequence[OnlinePrecursor]) -> ThemeInfo:
+    known = {precursor.provisional_id for precursor in theme.online_precursors}
+    added = [precursor for precursor in absorbed if precursor.provisional_id not in known]
+    if not added:
+        return theme
+    return theme.model_copy(update={"online_precursors": (*theme.online_precursors, *added)})
 
 
 def _curated(theme: ThemeInfo, record: ThemeCuration | None) -> ThemeInfo:
