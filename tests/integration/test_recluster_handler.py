@@ -189,6 +189,13 @@ def test_a_rerun_keeps_theme_ids_and_does_not_alert_again(recluster: MockedFunct
     assert emerging[0].emerging_detail.since < after.created_at
     assert all(theme.lineage is None or theme.lineage.event == "continued" for theme in after.themes)
     assert drain_url(boto3.client("sqs"), recluster.stack.physical_id("AlertsQueue")) == []
+    # The online alert the surge was caught as stays with it, once.
+    assert [
+        [p.provisional_id for p in theme.online_precursors]
+        for theme in after.themes
+        if theme.online_precursors
+    ] == [[p.provisional_id for p in emerging[0].online_precursors]]
+    assert len(emerging[0].online_precursors) == 1
 
 
 def test_a_strategists_verdict_and_name_reach_the_next_snapshot(recluster: MockedFunction) -> None:
