@@ -405,17 +405,15 @@ class OnlineNoveltyDetector:
     def __init__(self, config: NoveltyConfig, *, round_trip: bool = True) -> None:
         self.detector = NoveltyDetector(config)
         self.round_trip = round_trip
-        self.state = self.detector.to_state() if round_trip else None
 
     def feed(
         self, vectors: Vectors, positions: Positions, hours: npt.NDArray[np.float64], alert: bool
     ) -> list[Detection]:
-        detector = NoveltyDetector.from_state(self.state) if self.state is not None else self.detector
-        alerts = detector.observe(
+        alerts = self.detector.observe(
             vectors, [str(p) for p in positions.tolist()], (EPOCH + hours * 3600.0).tolist(), alert=alert
         )
-        if self.round_trip:
-            self.state = detector.to_state()
+        if self.round_trip:  # the next batch runs on the saved state, as in the next invocation
+            self.detector = NoveltyDetector.from_state(self.detector.to_state())
         end = float(hours.max())
         return [
             Detection(end, tuple(int(m) for m in a.members), a.centroid.astype(np.float64)) for a in alerts

@@ -227,17 +227,13 @@ class ProvisionalThemes:
             similarity = np.stack(self.centroids) @ centroid
             nearest = int(similarity.argmax())
             if float(similarity[nearest]) >= SAME_PROVISIONAL_THEME:
-                latest = list(dict.fromkeys(members))
-                fresh = set(latest)
-                # The newest alert's reports last (a report seen again moves there), then trimmed.
-                merged = [report_id for report_id in self.members[nearest] if report_id not in fresh] + latest
-                self.members[nearest] = merged[-REMEMBERED_PROVISIONAL_MEMBERS:]
+                self.members[nearest] = _newest_last(self.members[nearest], members)
                 return self.ids[nearest]
         theme_id = f"{PROVISIONAL_PREFIX}{hashlib.sha256(alert_id.encode()).hexdigest()[:12]}"
         self.ids.append(theme_id)
         self.centroids.append(np.asarray(centroid, dtype=np.float32))
         self.first_alerted.append(at)
-        self.members.append(list(dict.fromkeys(members))[-REMEMBERED_PROVISIONAL_MEMBERS:])
+        self.members.append(_newest_last([], members))
         for kept in (self.ids, self.centroids, self.first_alerted, self.members):
             del kept[:-REMEMBERED_PROVISIONAL_THEMES]
         return theme_id
@@ -277,6 +273,16 @@ class ProvisionalThemes:
             [_aware(moment) if moment else None for moment in times],
             [[str(report_id) for report_id in group] for group in members],
         )
+
+
+def _newest_last(kept: Sequence[str], latest: Sequence[str]) -> list[str]:
+    """`kept` then `latest`, each report once at its latest place, trimmed to the newest
+    REMEMBERED_PROVISIONAL_MEMBERS."""
+    newest = list(dict.fromkeys(latest))
+    fresh = set(newest)
+    return ([report_id for report_id in kept if report_id not in fresh] + newest)[
+        -REMEMBERED_PROVISIONAL_MEMBERS:
+    ]
 
 
 def _aware(text: str) -> datetime:
