@@ -310,9 +310,11 @@ def dead_letter_report_ids(stack: LocalStack, logical_id: str) -> Counter[str]:
 
 
 def embedding_rows_by_report(stack: LocalStack) -> Counter[str]:
-    """How many embedding-shard rows each report has (a redelivered batch writes its rows again;
-    recluster reads each report once, so this is reported, not a conservation failure)."""
+    """How many embedding-shard rows triage wrote for each report (a redelivered batch writes its
+    rows again; recluster reads each report once, so this is reported, not a conservation failure).
+    A day's compacted shard, a copy written by the recluster job, is not counted."""
     from riskradar.adapters.s3 import EMBEDDINGS_PREFIX, EmbeddingShardStore
+    from riskradar.shard_compaction import compacted_sequence
 
     s3 = stack.client("s3")
     bucket = stack.physical_id("ArtifactsBucket")
@@ -320,7 +322,8 @@ def embedding_rows_by_report(stack: LocalStack) -> Counter[str]:
     rows: Counter[str] = Counter()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=EMBEDDINGS_PREFIX):
         for item in page.get("Contents", []):
-            rows.update(store.read(item["Key"]).report_ids)
+            if compacted_sequence(item["Key"]) is None:
+                rows.update(store.read(item["Key"]).report_ids)
     return rows
 
 

@@ -66,6 +66,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="ThemesPublished", unit=MetricUnit.Count, value=result.themes)
     metrics.add_metric(name="EmergingThemes", unit=MetricUnit.Count, value=len(result.emerging))
     metrics.add_metric(name="ReportsClustered", unit=MetricUnit.Count, value=result.reports)
+    metrics.add_metric(name="ShardDaysCompacted", unit=MetricUnit.Count, value=len(result.compacted))
     summary = {
         "snapshot_version": result.version,
         "reports": result.reports,
@@ -74,6 +75,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "emerging": list(result.emerging),
         "alerts": [alert.alert_id for alert in result.alerts],
         "digest": dict(result.digest.keys) if result.digest else None,
+        "compacted_days": [day.day.isoformat() for day in result.compacted],
     }
     if result.digest is None:
         metrics.add_metric(name="DigestsNotPublished", unit=MetricUnit.Count, value=1)

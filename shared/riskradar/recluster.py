@@ -1,12 +1,13 @@
 """The recluster use case: the recent window of reports in, a new versioned theme snapshot out.
 
 One run: read the window's embedding shards from S3 in bulk (deduplicated by report id: a
-redelivered batch may have written a report twice), cluster them (riskradar.clustering), give each
+redelivered batch may have written a report twice; a day that is over is read from its compacted
+shard, riskradar.shard_compaction), cluster them (riskradar.clustering), give each
 cluster its theme identity (riskradar.theme_identity: ids, names and verdicts survive reruns),
 label it (riskradar.theme_labels), score how surprising each theme's recent volume is
 (riskradar.emerging), tie the online detector's provisional themes to the themes they became
 (riskradar.theme_identity.link_online_precursors), publish the snapshot (objects first, pointer
-last) and alert on themes that have just become emerging.
+last), alert on themes that have just become emerging, and compact the days that are over.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from riskradar.adapters.s3 import (
 from riskradar.clustering import LEFT_OUT, ClusterResult, cluster_embeddings, merge_clusters
 from riskradar.emerging import EmergingScore, count_by_bucket, score_emerging
 from riskradar.models import ThemeAlert
+from riskradar.shard_compaction import CompactedDay, DayShards, days_to_compact, merge_day, read_day
 from riskradar.strategist.curation import apply_curation, merge_groups
 from riskradar.strategist.digests import DigestPublisher
 from riskradar.strategist.models import ThemeCuration
@@ -55,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 #: Emerging is judged on daily buckets: a day is long enough to hold a theme's usual volume.
 BUCKET = timedelta(days=1)
+#: A day is compacted once it has been over this long: triage writes a report's shard seconds to
+#: minutes after it is created, and anything later is still read, and folded in by a later run.
+COMPACTION_SETTLE = timedelta(hours=1)
 
 
 class WarmStartSource(Protocol):
@@ -132,27 +137,37 @@ class ReclusterResult:
     alerts: tuple[ThemeAlert, ...]
     #: Where the run's digest was stored (None: no publisher configured, or it failed — see the log).
     digest: DigestRef | None = None
+    #: Days this run wrote as one compacted shard each (riskradar.shard_compaction).
+    compacted: tuple[CompactedDay, ...] = ()
 
 
-def load_window(shards: EmbeddingShardStore, *, end: datetime, days: int) -> ReportWindow:
-    """Every shard of the last `days` days up to `end`, each report once (its latest copy)."""
-    start = end - timedelta(days=days)
-    day_list = [(start + timedelta(days=offset)).date() for offset in range(days + 1)]
+def read_days(shards: EmbeddingShardStore, *, start: datetime, end: datetime) -> list[DayShards]:
+    """Every object of the days from `start` to `end` (compacted shards first, skipping what they
+    replace: riskradar.shard_compaction)."""
+    first, last = start.date(), end.date()
+    return [
+        read_day(day, shards.keys_for_day(day), shards.read)
+        for day in (first + timedelta(days=offset) for offset in range((last - first).days + 1))
+    ]
+
+
+def window_from(days: Sequence[DayShards], *, start: datetime, end: datetime) -> ReportWindow:
+    """The reports created from `start` to `end`, each once (the copy read last)."""
     loaded: list[EmbeddingShard] = []
     # Where each report's latest copy is: (shard, row).
     latest: dict[str, tuple[int, int]] = {}
-    for key in shards.keys_for_days(day_list):
-        shard = shards.read(key)
-        inside = [
-            row
-            for row in range(len(shard.report_ids))
-            if start.timestamp() <= float(shard.created_at[row]) <= end.timestamp()
-        ]
-        if not inside:
-            continue
-        loaded.append(shard)
-        for row in inside:
-            latest[shard.report_ids[row]] = (len(loaded) - 1, row)
+    for day in days:
+        for _, shard in day.read:
+            inside = [
+                row
+                for row in range(len(shard.report_ids))
+                if start.timestamp() <= float(shard.created_at[row]) <= end.timestamp()
+            ]
+            if not inside:
+                continue
+            loaded.append(shard)
+            for row in inside:
+                latest[shard.report_ids[row]] = (len(loaded) - 1, row)
     ids = tuple(sorted(latest))
     if not ids:
         return ReportWindow((), (), np.zeros(0), np.zeros((0, 0), dtype=np.float32), ReportFacts.unknown(0))
@@ -184,7 +199,9 @@ class ReclusterService:
 
     def run(self) -> ReclusterResult:
         now = self.clock()
-        window = load_window(self.shards, end=now, days=self.window_days)
+        start = now - timedelta(days=self.window_days)
+        days = read_days(self.shards, start=start, end=now)
+        window = window_from(days, start=start, end=now)
         # Verdicts, names and merges travel with theme ids: apply them to what this run carries on.
         curation = self.curation.all_curation() if self.curation else {}
         previous, previous_members = apply_curation(
@@ -281,7 +298,31 @@ class ReclusterService:
             emerging=tuple(theme.theme_id for theme in themes if theme.emerging),
             alerts=alerts,
             digest=self._digest(snapshot, stats),
+            compacted=self._compact(days, start=start, now=now),
         )
+
+    def _compact(
+        self, days: Sequence[DayShards], *, start: datetime, now: datetime
+    ) -> tuple[CompactedDay, ...]:
+        """Write each day that is over and still read from several objects as one compacted shard,
+        for the next runs. The snapshot is out already: a day that fails is logged and left for the
+        next run (its shards stay readable as they are)."""
+        due = days_to_compact(
+            days,
+            # The window's first day is partly outside it; the last ones may still grow.
+            first_full_day=start.date() + timedelta(days=1),
+            closed_before=(now - COMPACTION_SETTLE).date(),
+        )
+        compacted = []
+        for day in due:
+            try:
+                merged = merge_day(day)
+                key = self.shards.write_compacted(merged, day.last_sequence + 1)
+            except Exception:
+                logger.exception("the shards of %s could not be compacted", day.day.isoformat())
+                continue
+            compacted.append(CompactedDay(day.day, key, len(merged.report_ids), len(day.read) - 1))
+        return tuple(compacted)
 
     def _digest(self, snapshot: ThemeSnapshot, stats: ThemeStats) -> DigestRef | None:
         """Publish the run's digest. The snapshot and alerts are out already: a digest that fails is

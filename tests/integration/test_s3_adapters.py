@@ -3,6 +3,7 @@ clustering state (the next run's warm start) and the conditional JSON state obje
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,6 +25,7 @@ from riskradar.adapters.s3 import (
     ThemeSnapshotStore,
 )
 from riskradar.clustering import cluster_embeddings
+from riskradar.shard_compaction import compacted_sequence
 from riskradar.themes import ClusteringState, ThemeInfo, ThemeSnapshot, normalize_rows
 
 BUCKET = "artifacts"
@@ -75,6 +77,58 @@ def test_a_shard_written_before_report_facts_reads_without_them(s3: Any) -> None
     store = EmbeddingShardStore(s3, BUCKET)
     back = store.read(store.write(shard(None)))
     assert back.facts is None
+    assert back.report_ids == ("a", "b")
+
+
+def test_a_compacted_shard_is_listed_with_its_day_and_keeps_what_it_replaces(s3: Any) -> None:
+    store = EmbeddingShardStore(s3, BUCKET)
+    written = [store.write(shard(None)), store.write(shard(None))]
+
+    key = store.write_compacted(replace(shard(None), replaces=tuple(written)), sequence=3)
+
+    assert compacted_sequence(key) == 3
+    assert key.startswith("embeddings/dt=2026-11-20/")
+    assert sorted(store.keys_for_day(date(2026, 11, 20))) == sorted([*written, key])
+    assert store.read(key).replaces == tuple(written)
+    assert store.read(written[0]).replaces == ()  # a triage shard replaces nothing
+    with pytest.raises(ValueError, match="must name the shards it replaces"):
+        store.write_compacted(shard(None), sequence=4)
+
+
+def test_texts_round_trip_whatever_their_length_and_script(s3: Any) -> None:
+    store = EmbeddingShardStore(s3, BUCKET)
+    texts = ("x" * 5000, "", "ünïcödé — 退款 🙂")
+    written = replace(
+        shard(None),
+        report_ids=("a", "b", "c"),
+        theme_ids=("", "", ""),
+        created_at=np.zeros(3),
+        vectors=np.ones((3, 4), dtype=np.float32),
+        texts=texts,
+    )
+
+    key = store.write(written)
+
+    assert store.read(key).texts == texts
+    # Stored as bytes, not padded to the longest text (fixed-width would take 3 x 5,000 x 4 bytes).
+    assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] < 10_000
+
+
+def test_a_shard_written_with_fixed_width_texts_still_reads(s3: Any) -> None:
+    buffer = io.BytesIO()
+    np.savez(  # as shards were written before texts were stored as bytes
+        buffer,
+        vectors=np.ones((2, 4), dtype=np.float32),
+        report_ids=np.array(["a", "b"]),
+        theme_ids=np.array(["", ""]),
+        created_at=np.zeros(2),
+        texts=np.array(["first", "second"]),
+    )
+    s3.put_object(Bucket=BUCKET, Key="embeddings/dt=2026-11-20/old.npz", Body=buffer.getvalue())
+
+    back = EmbeddingShardStore(s3, BUCKET).read("embeddings/dt=2026-11-20/old.npz")
+
+    assert back.texts == ("first", "second")
     assert back.report_ids == ("a", "b")
 
 

@@ -156,3 +156,34 @@ def test_the_table_names_the_totals_and_the_alternative(cost_model: ModuleType) 
     assert "measured on: test machine" in table
     riskradar = sum(item.dollars for item in model.lines if item.component != "Comprehend")
     assert f"**{riskradar:.2f}**" in table
+
+
+def test_a_recluster_run_reads_a_compacted_shard_a_day_and_todays_shards(cost_model: ModuleType) -> None:
+    def recluster_lines(get_ms: float, mb_per_s: float, shard_bytes: float) -> tuple[float, float]:
+        pipeline, triage, cluster = inputs()
+        pipeline["triage"]["units_per_report"]["s3:PutObject:bytes"] = shard_bytes
+        model = cost_model.build(
+            pipeline,
+            triage,
+            cluster,
+            monthly_reports=1_000_000,
+            basis="cpu",
+            aws_call_ms=0,
+            s3_get_ms=get_ms,
+            s3_mb_per_s=mb_per_s,
+        )
+        return line(model, "recluster", "Lambda duration"), line(model, "recluster", "S3")
+
+    base, _ = recluster_lines(0.0, 1e12, 0.0)
+    # 1M reports a month, 1 shard per batch of 100: 333 shards a day. A run reads the 30 compacted
+    # days and half of today's shards: 30 + 166.7 GETs.
+    reads = 30 + 1_000_000 / 30 / 100 / 2
+    with_gets, s3 = recluster_lines(20.0, 1e12, 0.0)
+    assert with_gets - base == pytest.approx(720 * reads * 0.020 * 4 * 0.0000133334)
+    puts_per_run = 4
+    assert s3 == pytest.approx(
+        720 * (reads * 0.0004 / 1000 + puts_per_run * 0.005 / 1000) + 30 * 0.005 / 1000
+    )
+    # ... and the window's bytes: 1M reports of 2,000 bytes at 100 MB/s is 20 s a run.
+    with_bytes, _ = recluster_lines(0.0, 100.0, 2000.0)
+    assert with_bytes - base == pytest.approx(720 * 20.0 * 4 * 0.0000133334)

@@ -9,11 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from riskradar.adapters.s3 import compacted_shard_key, shard_key
 from riskradar.local.sam import translate
 from riskradar.local.template import SamTemplate
 
@@ -522,3 +524,18 @@ def test_the_recluster_job_reads_the_online_detectors_state_where_it_is_kept(tem
     assert [(s["Action"], s["Resource"]["Fn::Sub"]) for s in reads] == [
         ("s3:GetObject", "${ArtifactsBucket.Arn}/" + key)
     ]
+
+
+def test_the_recluster_job_may_write_compacted_shards_and_no_other_shard(template: SamTemplate) -> None:
+    statements = template.resources["ReclusterFunction"]["Properties"]["Policies"][1]["Statement"]
+    writes = [s for s in statements if "s3:PutObject" in json.dumps(s["Action"])]
+    embedding_writes = [
+        s["Resource"]["Fn::Sub"] for s in writes if "/embeddings/" in s["Resource"]["Fn::Sub"]
+    ]
+    assert embedding_writes == ["${ArtifactsBucket.Arn}/embeddings/dt=*/compacted-*"]
+    granted = embedding_writes[0].removeprefix("${ArtifactsBucket.Arn}/")
+
+    # The keys the adapter writes: a compacted shard's fall under the grant, a triage shard's do not.
+    day = date(2026, 11, 20)
+    assert fnmatch.fnmatchcase(compacted_shard_key(day, 1), granted)
+    assert not fnmatch.fnmatchcase(shard_key(day), granted)

@@ -4,6 +4,8 @@ online detector), theme snapshots, and the online detector's state.
 Layout in the artifacts bucket:
 
     embeddings/dt=YYYY-MM-DD/<shard id>.npz   one shard per triaged batch and day: vectors, ids, texts
+    embeddings/dt=YYYY-MM-DD/compacted-<sequence>-<id>.npz   a whole day in one, written by the
+                                              recluster job once the day is over (riskradar.shard_compaction)
     themes/v<version>/manifest.json           a published snapshot: theme metadata ...
     themes/v<version>/centroids.npy           ... its centroids ...
     themes/v<version>/members.npz             ... each theme's member report ids in that run ...
@@ -121,6 +123,20 @@ class EmbeddingShard:
     texts: tuple[str, ...] = ()
     #: Business, role, subject and money of each report (None: written before shards carried them).
     facts: ReportFacts | None = None
+    #: A compacted shard only: the keys (same day) of the shards and earlier compacted shards whose
+    #: reports it holds.
+    replaces: tuple[str, ...] = ()
+
+
+def shard_key(day: date) -> str:
+    """A new key for a triaged batch's shard of `day`."""
+    return f"{EMBEDDINGS_PREFIX}dt={day.isoformat()}/{uuid.uuid4().hex}.npz"
+
+
+def compacted_shard_key(day: date, sequence: int) -> str:
+    """A new key for `day`'s `sequence`-th compacted shard (template.yaml grants the recluster job
+    writes to these keys only)."""
+    return f"{EMBEDDINGS_PREFIX}dt={day.isoformat()}/compacted-{sequence:06d}-{uuid.uuid4().hex}.npz"
 
 
 class EmbeddingShardStore:
@@ -129,7 +145,19 @@ class EmbeddingShardStore:
         self._bucket = bucket
 
     def write(self, shard: EmbeddingShard) -> str:
-        key = f"{EMBEDDINGS_PREFIX}dt={shard.day.isoformat()}/{uuid.uuid4().hex}.npz"
+        """Store a triaged batch's shard under a new key; the key."""
+        return self._put(shard_key(shard.day), shard)
+
+    def write_compacted(self, shard: EmbeddingShard, sequence: int) -> str:
+        """Store a day's compacted shard (its `replaces` set) as that day's `sequence`-th; the key."""
+        if not shard.replaces:
+            raise ValueError("a compacted shard must name the shards it replaces")
+        return self._put(compacted_shard_key(shard.day, sequence), shard)
+
+    def _put(self, key: str, shard: EmbeddingShard) -> str:
+        arrays: dict[str, Any] = _facts_arrays(shard.facts)
+        if shard.replaces:
+            arrays["replaces"] = np.array(shard.replaces, dtype=np.str_)
         buffer = io.BytesIO()
         np.savez(
             buffer,
@@ -137,20 +165,23 @@ class EmbeddingShardStore:
             report_ids=np.array(shard.report_ids, dtype=np.str_),
             theme_ids=np.array(shard.theme_ids, dtype=np.str_),
             created_at=shard.created_at.astype(np.float64),
-            texts=np.array(shard.texts, dtype=np.str_),
-            **_facts_arrays(shard.facts),
+            **_packed_texts(shard.texts),
+            **arrays,
         )
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=buffer.getvalue())
         return key
 
     def keys_for_days(self, days: list[date]) -> list[str]:
+        return [key for day in days for key in self.keys_for_day(day)]
+
+    def keys_for_day(self, day: date) -> list[str]:
+        """Every object of the day: the shards triage wrote and the day's compacted shards."""
         keys = []
         paginator = self._s3.get_paginator("list_objects_v2")
-        for day in days:
-            for page in paginator.paginate(
-                Bucket=self._bucket, Prefix=f"{EMBEDDINGS_PREFIX}dt={day.isoformat()}/"
-            ):
-                keys += [item["Key"] for item in page.get("Contents", [])]
+        for page in paginator.paginate(
+            Bucket=self._bucket, Prefix=f"{EMBEDDINGS_PREFIX}dt={day.isoformat()}/"
+        ):
+            keys += [item["Key"] for item in page.get("Contents", [])]
         return keys
 
     def read(self, key: str) -> EmbeddingShard:
@@ -163,8 +194,9 @@ class EmbeddingShardStore:
                 theme_ids=tuple(str(v) for v in data["theme_ids"]),
                 created_at=data["created_at"],
                 vectors=data["vectors"],
-                texts=tuple(str(v) for v in data["texts"]) if "texts" in data.files else (),
+                texts=_unpacked_texts(data),
                 facts=_facts_from(data),
+                replaces=tuple(str(v) for v in data["replaces"]) if "replaces" in data.files else (),
             )
 
 
@@ -398,6 +430,28 @@ class JsonStateStore:
 
 def _status(error: ClientError) -> int:
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _packed_texts(texts: Sequence[str]) -> dict[str, Any]:
+    """Texts as their UTF-8 bytes end to end plus where each ends: a fixed-width string array
+    would pad every text to the longest (a compacted day with one 5,000-character report would
+    take 20 KB a row)."""
+    encoded = [text.encode() for text in texts]
+    return {
+        "text_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        "text_ends": np.cumsum([len(item) for item in encoded], dtype=np.int64),
+    }
+
+
+def _unpacked_texts(data: Any) -> tuple[str, ...]:
+    """The texts `_packed_texts` wrote, or the fixed-width array shards carried before it."""
+    if "text_bytes" in data.files:
+        raw = data["text_bytes"].tobytes()
+        ends = data["text_ends"].tolist()
+        return tuple(raw[start:end].decode() for start, end in zip([0, *ends[:-1]], ends, strict=True))
+    if "texts" in data.files:
+        return tuple(str(v) for v in data["texts"])
+    return ()
 
 
 def _facts_arrays(facts: ReportFacts | None) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""Daily shard compaction through the recluster handler against moto (`mock_aws`): a day that is over
+is written as one compacted shard, later runs read it instead of its shards and see the same
+window, and a shard arriving for a compacted day is read and folded in. The tests run in order on
+one mocked stack (one bucket)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+
+from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
+from riskradar.recluster import COMPACTION_SETTLE, ReportWindow, read_days, window_from
+from riskradar.shard_compaction import compacted_sequence
+from tests.helpers import ROOT, MockedFunction, mocked_function
+
+DIMENSION = 384
+DAYS = 6  # of history, each written as several triage batches
+TOPICS = 3
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def recluster() -> Iterator[MockedFunction]:
+    with mocked_function("ReclusterFunction", function_dir="recluster") as function:
+        yield function
+
+
+def store(function: MockedFunction) -> EmbeddingShardStore:
+    return EmbeddingShardStore(boto3.client("s3"), function.stack.physical_id("ArtifactsBucket"))
+
+
+def write_batch(function: MockedFunction, name: str, moment: datetime, rows: int, seed: int) -> str:
+    """One triage shard of `rows` reports `name`-0, `name`-1, … on three topics; its key."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(0).normal(size=(TOPICS, DIMENSION))
+    topics = np.arange(rows) % TOPICS
+    vectors = centres[topics] + 0.05 * rng.normal(size=(rows, DIMENSION))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = tuple(f"{name}-{i}" for i in range(rows))
+    return store(function).write(
+        EmbeddingShard(
+            day=moment.date(),
+            report_ids=ids,
+            theme_ids=("",) * rows,
+            created_at=np.full(rows, moment.timestamp()),
+            vectors=vectors.astype(np.float32),
+            texts=tuple(f"report about topic {t}" for t in topics),
+            facts=ReportFacts(
+                businesses=("shop",) * rows,
+                reporter_roles=("user",) * rows,
+                reporter_hashes=tuple(f"r{i}" for i in range(rows)),
+                subject_types=("",) * rows,
+                subject_hashes=("",) * rows,
+                amounts_usd=np.full(rows, 10.0),
+            ),
+        )
+    )
+
+
+def run(function: MockedFunction) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / "recluster_scheduled.json").read_text())
+    summary: dict[str, Any] = function.invoke(event, timeout_s=900)
+    return summary
+
+
+def window_now(function: MockedFunction) -> tuple[ReportWindow, list[str]]:
+    """The recluster window as a run now would read it, and the keys it read."""
+    shards = store(function)
+    reads: list[str] = []
+
+    class Recording(EmbeddingShardStore):
+        def read(self, key: str) -> EmbeddingShard:
+            reads.append(key)
+            return shards.read(key)
+
+    recording = Recording(boto3.client("s3"), function.stack.physical_id("ArtifactsBucket"))
+    now = datetime.now(UTC)
+    start = now - timedelta(days=30)
+    return window_from(read_days(recording, start=start, end=now), start=start, end=now), reads
+
+
+def keys_of(function: MockedFunction, day: date) -> list[str]:
+    return store(function).keys_for_day(day)
+
+
+def same_window(a: ReportWindow, b: ReportWindow) -> None:
+    assert a.report_ids == b.report_ids
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+    np.testing.assert_array_equal(a.times, b.times)
+    assert a.texts == b.texts
+    assert a.facts.businesses == b.facts.businesses
+    assert a.facts.reporter_hashes == b.facts.reporter_hashes
+    np.testing.assert_array_equal(a.facts.amounts_usd, b.facts.amounts_usd)
+
+
+def history_days() -> list[date]:
+    return sorted({(NOW - timedelta(days=d, hours=2)).date() for d in range(DAYS + 1)})
+
+
+def closed_days() -> list[date]:
+    closed_before = (datetime.now(UTC) - COMPACTION_SETTLE).date()
+    return [day for day in history_days() if day < closed_before]
+
+
+def test_days_that_are_over_become_one_compacted_shard_each(recluster: MockedFunction) -> None:
+    for d in range(DAYS + 1):
+        moment = NOW - timedelta(days=d, hours=2)
+        for batch in range(3):
+            write_batch(recluster, f"d{d}b{batch}", moment, rows=30, seed=100 * d + batch)
+        if d == 3:  # a redelivered batch: the same reports written twice
+            write_batch(recluster, f"d{d}b0", moment, rows=30, seed=300)
+    before, reads_before = window_now(recluster)
+    assert len(before) == (DAYS + 1) * 3 * 30
+    assert len(reads_before) == (DAYS + 1) * 3 + 1
+
+    first = run(recluster)
+
+    assert first["reports"] == len(before)
+    assert first["compacted_days"] == [day.isoformat() for day in closed_days()]
+    for day in closed_days():
+        keys = keys_of(recluster, day)
+        assert [compacted_sequence(key) for key in keys].count(1) == 1
+        assert sum(compacted_sequence(key) is None for key in keys) == (4 if day == history_days()[-4] else 3)
+    after, reads_after = window_now(recluster)
+    same_window(after, before)
+    # One object for each day that is over, the shards of the rest.
+    open_days = len(history_days()) - len(closed_days())
+    assert len(reads_after) == len(closed_days()) + 3 * open_days
+
+
+def test_a_rerun_reads_the_compacted_days_and_compacts_nothing_more(recluster: MockedFunction) -> None:
+    snapshots = ThemeSnapshotStore(
+        boto3.client("s3"), recluster.stack.physical_id("ArtifactsBucket"), dimension=DIMENSION
+    )
+    themes_before = {theme.theme_id for theme in snapshots.current().themes}
+
+    second = run(recluster)
+
+    assert second["reports"] == (DAYS + 1) * 3 * 30
+    assert second["compacted_days"] == []
+    assert {theme.theme_id for theme in snapshots.current().themes} == themes_before
+
+
+def test_a_shard_arriving_for_a_compacted_day_is_read_then_folded_in(recluster: MockedFunction) -> None:
+    late_day = closed_days()[0]
+    days_ago = next(d for d in range(DAYS + 1) if (NOW - timedelta(days=d, hours=2)).date() == late_day)
+    moment = datetime.combine(late_day, datetime.min.time(), UTC) + timedelta(hours=12)
+    # Redriven batches: two new reports, and a later copy of one the compacted shard holds.
+    late_keys = [
+        write_batch(recluster, "late", moment, rows=2, seed=5),
+        write_batch(recluster, f"d{days_ago}b1", moment, rows=1, seed=6),
+    ]
+    later_copy = store(recluster).read(late_keys[1]).vectors[0]
+    window, reads = window_now(recluster)
+    assert set(late_keys) <= set(reads)
+    assert len(window) == (DAYS + 1) * 3 * 30 + 2
+    np.testing.assert_array_equal(window.vectors[window.report_ids.index(f"d{days_ago}b1-0")], later_copy)
+
+    third = run(recluster)
+
+    assert third["reports"] == len(window)
+    assert third["compacted_days"] == [late_day.isoformat()]
+    sequences = sorted(s for s in map(compacted_sequence, keys_of(recluster, late_day)) if s is not None)
+    assert sequences == [1, 2]
+    again, reads = window_now(recluster)
+    same_window(again, window)
+    assert not set(late_keys) & set(reads)
+    assert sum(key.split("/")[1] == f"dt={late_day.isoformat()}" for key in reads) == 1

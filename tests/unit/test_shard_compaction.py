@@ -1,0 +1,180 @@
+"""Daily shard compaction, on shards held in a dict: which objects a reader reads, which days are
+compacted, and what a compacted shard holds."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from riskradar.adapters.s3 import EmbeddingShard, ReportFacts
+from riskradar.shard_compaction import (
+    DayShards,
+    compacted_sequence,
+    days_to_compact,
+    merge_day,
+    read_day,
+)
+
+DAY = date(2026, 11, 20)
+
+
+def shard(
+    ids: str, *, offset: float = 0.0, replaces: tuple[str, ...] = (), texts: bool = True
+) -> EmbeddingShard:
+    """One row per character of `ids`; a report's vector and time encode its id (plus `offset`)."""
+    n = len(ids)
+    return EmbeddingShard(
+        day=DAY,
+        report_ids=tuple(ids),
+        theme_ids=tuple(f"thm-{c}" for c in ids),
+        created_at=np.array([ord(c) + offset for c in ids], dtype=np.float64),
+        vectors=np.array([[ord(c) + offset, 1.0] for c in ids], dtype=np.float32),
+        texts=tuple(f"text {c}{offset:g}" for c in ids) if texts else (),
+        facts=ReportFacts(
+            businesses=tuple(f"biz-{c}" for c in ids),
+            reporter_roles=("user",) * n,
+            reporter_hashes=tuple(f"r-{c}" for c in ids),
+            subject_types=("",) * n,
+            subject_hashes=("",) * n,
+            amounts_usd=np.array([float(ord(c)) for c in ids]),
+        ),
+        replaces=replaces,
+    )
+
+
+def key(name: str) -> str:
+    return f"embeddings/dt={DAY.isoformat()}/{name}.npz"
+
+
+def compacted_key(sequence: int, suffix: str = "ab12") -> str:
+    return key(f"compacted-{sequence:06d}-{suffix}")
+
+
+class Bucket:
+    """Shards by key, recording the keys read."""
+
+    def __init__(self, objects: dict[str, EmbeddingShard]) -> None:
+        self.objects = objects
+        self.reads: list[str] = []
+
+    def read(self, key: str) -> EmbeddingShard:
+        self.reads.append(key)
+        return self.objects[key]
+
+
+def test_compacted_keys_carry_their_sequence_and_triage_keys_none() -> None:
+    assert compacted_sequence(compacted_key(12)) == 12
+    assert compacted_sequence(key("0f3a9c")) is None
+    # A triage shard id that happens to start with the word is not a compacted shard.
+    assert compacted_sequence(key("compacted")) is None
+
+
+def test_a_day_without_compaction_reads_every_shard() -> None:
+    bucket = Bucket({key("s1"): shard("ab"), key("s2"): shard("cd")})
+
+    day = read_day(DAY, [key("s1"), key("s2")], bucket.read)
+
+    assert bucket.reads == [key("s1"), key("s2")]
+    assert day.last_sequence == 0
+
+
+def test_a_compacted_day_reads_the_newest_compacted_shard_and_what_came_after_it() -> None:
+    replaced_once = (key("s1"), key("s2"))
+    bucket = Bucket(
+        {
+            key("s1"): shard("ab"),
+            key("s2"): shard("cd"),
+            compacted_key(1): shard("abcd", replaces=replaced_once),
+            key("s3"): shard("e"),  # written after the first compaction
+            compacted_key(2): shard("abcde", replaces=(*replaced_once, compacted_key(1), key("s3"))),
+            key("s4"): shard("f"),  # written after the second
+        }
+    )
+    listing = [compacted_key(1), compacted_key(2), key("s1"), key("s2"), key("s3"), key("s4")]
+
+    day = read_day(DAY, listing, bucket.read)
+
+    assert bucket.reads == [compacted_key(2), key("s4")]
+    assert day.last_sequence == 2
+    assert [k for k, _ in day.read] == [compacted_key(2), key("s4")]
+
+
+def test_two_compacted_shards_of_one_sequence_are_both_read() -> None:
+    # Two runs compacted the day at once: neither names the other, so both are read (the window
+    # reader keeps each report once); the next compaction replaces both.
+    bucket = Bucket(
+        {
+            key("s1"): shard("ab"),
+            compacted_key(1, "aa"): shard("ab", replaces=(key("s1"),)),
+            compacted_key(1, "bb"): shard("ab", replaces=(key("s1"),)),
+        }
+    )
+
+    day = read_day(DAY, list(bucket.objects), bucket.read)
+
+    assert sorted(bucket.reads) == [compacted_key(1, "aa"), compacted_key(1, "bb")]
+    merged = merge_day(day)
+    assert merged.report_ids == ("a", "b")
+    assert set(merged.replaces) == {key("s1"), compacted_key(1, "aa"), compacted_key(1, "bb")}
+
+
+def test_merging_keeps_each_report_once_the_copy_read_last_with_all_its_columns() -> None:
+    day = DayShards(
+        DAY,
+        (
+            (key("s1"), shard("abc")),
+            (key("s2"), shard("cd", offset=0.5)),  # a later copy of c
+            (key("s3"), shard("e", texts=False)),  # written before shards carried texts
+        ),
+        last_sequence=0,
+    )
+
+    merged = merge_day(day)
+
+    rows = {report_id: i for i, report_id in enumerate(merged.report_ids)}
+    assert sorted(rows) == ["a", "b", "c", "d", "e"]
+    assert len(merged.report_ids) == 5
+    assert merged.created_at[rows["c"]] == ord("c") + 0.5
+    assert merged.vectors[rows["c"]].tolist() == [ord("c") + 0.5, 1.0]
+    assert merged.texts[rows["c"]] == "text c0.5"
+    assert merged.texts[rows["e"]] == ""
+    assert merged.theme_ids[rows["d"]] == "thm-d"
+    assert merged.facts is not None
+    assert merged.facts.businesses[rows["d"]] == "biz-d"
+    assert merged.facts.amounts_usd[rows["a"]] == ord("a")
+    assert merged.replaces == (key("s1"), key("s2"), key("s3"))
+    for report_id, row in rows.items():  # every column stays aligned with the ids
+        assert merged.facts.reporter_hashes[row] == f"r-{report_id}"
+
+
+def test_a_merge_names_what_the_compacted_shards_it_read_replaced() -> None:
+    day = DayShards(
+        DAY,
+        ((compacted_key(1), shard("ab", replaces=(key("s1"), key("s2")))), (key("s3"), shard("c"))),
+        last_sequence=1,
+    )
+
+    assert merge_day(day).replaces == tuple(sorted((compacted_key(1), key("s1"), key("s2"), key("s3"))))
+
+
+@pytest.mark.parametrize(
+    ("day", "objects", "due"),
+    [
+        (date(2026, 11, 10), 2, True),
+        (date(2026, 11, 10), 1, False),  # already one object: nothing to gain
+        (date(2026, 11, 9), 5, False),  # the window's first day, partly outside it
+        (date(2026, 11, 19), 5, True),  # the last day that is over
+        (date(2026, 11, 20), 5, False),  # may still grow
+    ],
+)
+def test_days_to_compact_are_over_inside_the_window_and_read_from_several_objects(
+    day: date, objects: int, due: bool
+) -> None:
+    read = tuple((key(f"s{i}"), shard("a")) for i in range(objects))
+    chosen = days_to_compact(
+        [DayShards(day, read, 0)], first_full_day=date(2026, 11, 10), closed_before=date(2026, 11, 20)
+    )
+
+    assert bool(chosen) is due
