@@ -169,6 +169,7 @@ def build(
     basis: str,
     aws_call_ms: float,
     s3_get_ms: float = 20.0,
+    s3_mb_per_s: float = 90.0,
     shards_per_batch: float = 1.0,
 ) -> Model:
     model = Model()
@@ -261,10 +262,15 @@ def build(
     # ------------------------------------------------------------------------------ recluster
     window = monthly_reports * RECLUSTER_WINDOW_DAYS / 30
     cluster_s, extrapolated = clustering_seconds(cluster, window, basis)
-    # The job reads every shard of its window, one GET after the other (EmbeddingShardStore).
-    shards_in_window = window * shard_puts
+    # The job reads one compacted shard for each day of its window that is over
+    # (riskradar.shard_compaction) and the shards of the day that is not, half a day's on average,
+    # one GET after the other; it writes one compacted shard a day.
+    daily_shards = monthly_reports / 30 * shard_puts
+    reads_per_run = RECLUSTER_WINDOW_DAYS + daily_shards / 2
+    shard_bytes = units(t_units, "bytes", "s3")  # per report, as triage writes them
+    transfer_s = window * shard_bytes / (s3_mb_per_s * 1e6)
     run_calls = aws_calls(recluster["calls_per_run"]) - calls(recluster["calls_per_run"], "s3:GetObject")
-    run_s = cluster_s + shards_in_window * s3_get_ms / 1000 + run_calls * latency_s
+    run_s = cluster_s + reads_per_run * s3_get_ms / 1000 + transfer_s + run_calls * latency_s
     share = MILLION / monthly_reports  # of a month's recluster cost that falls on 1M reports
     model.add(
         "recluster",
@@ -274,11 +280,14 @@ def build(
     )
     model.add(
         "recluster",
-        "S3 (read every shard of the window, every run)",
-        RECLUSTER_RUNS_PER_MONTH
-        * (shards_in_window * S3_GET + calls(recluster["calls_per_run"], "s3:PutObject") * S3_PUT)
+        "S3 (a compacted shard a day, today's shards, every run)",
+        (
+            RECLUSTER_RUNS_PER_MONTH
+            * (reads_per_run * S3_GET + calls(recluster["calls_per_run"], "s3:PutObject") * S3_PUT)
+            + 30 * S3_PUT  # the compacted shards
+        )
         * share,
-        f"{shards_in_window:,.0f} GETs per run",
+        f"{reads_per_run:,.0f} GETs per run",
     )
     model.add(
         "recluster",
@@ -327,8 +336,8 @@ def build(
         Line(
             "storage",
             "1M embeddings kept a month in S3",
-            per * 384 * 4 / GB * S3_STORAGE_GB_MONTH,
-            "384 float32 a report",
+            2 * per * max(shard_bytes, 384 * 4) / GB * S3_STORAGE_GB_MONTH,
+            "the shards and their daily compacted copy",
         ),
         Line(
             "fixed",
@@ -350,8 +359,9 @@ def build(
         f"Lambda duration = measured {'CPU' if basis == 'cpu' else 'wall clock'} time "
         f"+ {aws_call_ms:g} ms per AWS call "
         f"({intake_calls:.0f} per intake request, {t_calls_per_batch:.0f} per triage batch, "
-        f"{run_calls:,.0f} per recluster run) and {s3_get_ms:g} ms per S3 GET "
-        f"({shards_in_window:,.0f} embedding shards read per recluster run, one after the other)",
+        f"{run_calls:,.0f} per recluster run), {s3_get_ms:g} ms per S3 GET and {s3_mb_per_s:g} MB/s "
+        f"read ({reads_per_run:,.0f} embedding shards, {window * shard_bytes / 1e6:,.0f} MB per recluster "
+        f"run, one after the other: a compacted one for each day that is over, today's as triage wrote them)",
         f"{shards_per_batch:g} embedding shard per triage batch (one per batch and day: reports arriving "
         f"live; the measuring replay spread each batch over several days: "
         f"{calls(triage['calls_per_report'], 's3:PutObject') * TRIAGE_BATCH_SIZE:.1f} S3 PUTs per batch)",
@@ -412,6 +422,9 @@ def main() -> None:
     )
     parser.add_argument("--s3-get-ms", type=float, default=20.0, help="time of one shard GET (default 20)")
     parser.add_argument(
+        "--s3-mb-per-s", type=float, default=90.0, help="one GET stream's throughput in MB/s (default 90)"
+    )
+    parser.add_argument(
         "--shards-per-batch", type=float, default=1.0, help="embedding shards per triage batch (default 1)"
     )
     args = parser.parse_args()
@@ -429,6 +442,7 @@ def main() -> None:
         basis=args.duration,
         aws_call_ms=args.aws_call_ms,
         s3_get_ms=args.s3_get_ms,
+        s3_mb_per_s=args.s3_mb_per_s,
         shards_per_batch=args.shards_per_batch,
     )
     machine = triage_run.get("machine", {})
