@@ -267,6 +267,8 @@ def build(
     # one GET after the other; it writes one compacted shard a day.
     daily_shards = monthly_reports / 30 * shard_puts
     reads_per_run = RECLUSTER_WINDOW_DAYS + daily_shards / 2
+    # Each day of the window is listed (LIST is billed as a PUT), 1,000 keys a page; shards stay.
+    lists_per_run = (RECLUSTER_WINDOW_DAYS + 1) * math.ceil((daily_shards + 1) / 1000)
     shard_bytes = units(t_units, "bytes", "s3")  # per report, as triage writes them
     transfer_s = window * shard_bytes / (s3_mb_per_s * 1e6)
     run_calls = aws_calls(recluster["calls_per_run"]) - calls(recluster["calls_per_run"], "s3:GetObject")
@@ -283,7 +285,10 @@ def build(
         "S3 (a compacted shard a day, today's shards, every run)",
         (
             RECLUSTER_RUNS_PER_MONTH
-            * (reads_per_run * S3_GET + calls(recluster["calls_per_run"], "s3:PutObject") * S3_PUT)
+            * (
+                reads_per_run * S3_GET
+                + (calls(recluster["calls_per_run"], "s3:PutObject") + lists_per_run) * S3_PUT
+            )
             + 30 * S3_PUT  # the compacted shards
         )
         * share,

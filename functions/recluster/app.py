@@ -62,11 +62,17 @@ service = ReclusterService(
 @event_source(data_class=EventBridgeEvent)
 def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
     logger.info("recluster started", extra={"trigger": event.detail_type or "on demand"})
-    result = service.run()
+    result = service.run(time_left_ms=context.get_remaining_time_in_millis)
     metrics.add_metric(name="ThemesPublished", unit=MetricUnit.Count, value=result.themes)
     metrics.add_metric(name="EmergingThemes", unit=MetricUnit.Count, value=len(result.emerging))
     metrics.add_metric(name="ReportsClustered", unit=MetricUnit.Count, value=result.reports)
-    metrics.add_metric(name="ShardDaysCompacted", unit=MetricUnit.Count, value=len(result.compacted))
+    metrics.add_metric(
+        name="ShardDaysCompacted", unit=MetricUnit.Count, value=len(result.compaction.compacted)
+    )
+    if result.compaction.failed:
+        metrics.add_metric(
+            name="ShardDaysNotCompacted", unit=MetricUnit.Count, value=len(result.compaction.failed)
+        )
     summary = {
         "snapshot_version": result.version,
         "reports": result.reports,
@@ -75,7 +81,8 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "emerging": list(result.emerging),
         "alerts": [alert.alert_id for alert in result.alerts],
         "digest": dict(result.digest.keys) if result.digest else None,
-        "compacted_days": [day.day.isoformat() for day in result.compacted],
+        "compacted_days": [day.day.isoformat() for day in result.compaction.compacted],
+        "compaction_failed": [day.isoformat() for day in result.compaction.failed],
     }
     if result.digest is None:
         metrics.add_metric(name="DigestsNotPublished", unit=MetricUnit.Count, value=1)

@@ -347,7 +347,8 @@ def print_recluster(phase: str, run: dict[str, Any], *, alerts: list[ThemeAlert]
             _print_examples(alert, out)
     print(
         f"\nrecluster after the {phase}: snapshot v{run['snapshot_version']}, {run['themes']} themes "
-        f"from {run['reports']:,} reports ({run['left_out']} left out), {len(run['emerging'])} emerging",
+        f"from {run['reports']:,} reports ({run['left_out']} left out), {len(run['emerging'])} emerging"
+        + (f"; {len(run['compacted_days'])} days compacted" if run.get("compacted_days") else ""),
         file=out,
     )
     for alert in batch:

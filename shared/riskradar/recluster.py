@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 import numpy as np
@@ -60,6 +60,8 @@ BUCKET = timedelta(days=1)
 #: A day is compacted once it has been over this long: triage writes a report's shard seconds to
 #: minutes after it is created, and anything later is still read, and folded in by a later run.
 COMPACTION_SETTLE = timedelta(hours=1)
+#: Compacting a day of ~30k reports takes about a second and a few hundred MB; a minute is plenty.
+COMPACTION_TIME_NEEDED_MS = 60_000
 
 
 class WarmStartSource(Protocol):
@@ -128,6 +130,15 @@ class ReportWindow:
 
 
 @dataclass(frozen=True)
+class Compaction:
+    """What a run compacted (riskradar.shard_compaction)."""
+
+    compacted: tuple[CompactedDay, ...] = ()
+    #: Days whose compacted shard could not be written (logged; the next run tries again).
+    failed: tuple[date, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReclusterResult:
     version: int
     reports: int
@@ -137,8 +148,8 @@ class ReclusterResult:
     alerts: tuple[ThemeAlert, ...]
     #: Where the run's digest was stored (None: no publisher configured, or it failed — see the log).
     digest: DigestRef | None = None
-    #: Days this run wrote as one compacted shard each (riskradar.shard_compaction).
-    compacted: tuple[CompactedDay, ...] = ()
+    #: Days this run wrote as one compacted shard each, and those it failed to.
+    compaction: Compaction = Compaction()
 
 
 def read_days(shards: EmbeddingShardStore, *, start: datetime, end: datetime) -> list[DayShards]:
@@ -197,11 +208,21 @@ class ReclusterService:
     #: The online detector's provisional themes; None: no online detection deployed.
     provisional: ProvisionalThemeSource | None = None
 
-    def run(self) -> ReclusterResult:
+    def run(self, *, time_left_ms: Callable[[], int] | None = None) -> ReclusterResult:
+        """One run. `time_left_ms`: the invocation's remaining time (Lambda's context), so that the
+        compaction at its end stops in time; None: no limit."""
         now = self.clock()
         start = now - timedelta(days=self.window_days)
         days = read_days(self.shards, start=start, end=now)
         window = window_from(days, start=start, end=now)
+        # Only the days to compact stay in memory through the clustering (in steady state: yesterday).
+        due = days_to_compact(
+            days,
+            # The window's first day is partly outside it; the last ones may still grow.
+            first_full_day=start.date() + timedelta(days=1),
+            closed_before=(now - COMPACTION_SETTLE).date(),
+        )
+        del days
         # Verdicts, names and merges travel with theme ids: apply them to what this run carries on.
         curation = self.curation.all_curation() if self.curation else {}
         previous, previous_members = apply_curation(
@@ -298,31 +319,28 @@ class ReclusterService:
             emerging=tuple(theme.theme_id for theme in themes if theme.emerging),
             alerts=alerts,
             digest=self._digest(snapshot, stats),
-            compacted=self._compact(days, start=start, now=now),
+            compaction=self._compact(due, time_left_ms),
         )
 
-    def _compact(
-        self, days: Sequence[DayShards], *, start: datetime, now: datetime
-    ) -> tuple[CompactedDay, ...]:
-        """Write each day that is over and still read from several objects as one compacted shard,
-        for the next runs. The snapshot is out already: a day that fails is logged and left for the
-        next run (its shards stay readable as they are)."""
-        due = days_to_compact(
-            days,
-            # The window's first day is partly outside it; the last ones may still grow.
-            first_full_day=start.date() + timedelta(days=1),
-            closed_before=(now - COMPACTION_SETTLE).date(),
-        )
-        compacted = []
-        for day in due:
+    def _compact(self, due: Sequence[DayShards], time_left_ms: Callable[[], int] | None) -> Compaction:
+        """Write each day in `due` as one compacted shard, for the next runs. The snapshot is out
+        already: a day that fails is logged, counted and left for the next run (its shards stay
+        readable as they are), and so are the days there is no time left for."""
+        compacted: list[CompactedDay] = []
+        failed: list[date] = []
+        for index, day in enumerate(due):
+            if time_left_ms is not None and time_left_ms() < COMPACTION_TIME_NEEDED_MS:
+                logger.warning("no time left to compact %d day(s); the next run will", len(due) - index)
+                break
             try:
                 merged = merge_day(day)
                 key = self.shards.write_compacted(merged, day.last_sequence + 1)
             except Exception:
                 logger.exception("the shards of %s could not be compacted", day.day.isoformat())
+                failed.append(day.day)
                 continue
             compacted.append(CompactedDay(day.day, key, len(merged.report_ids), len(day.read) - 1))
-        return tuple(compacted)
+        return Compaction(tuple(compacted), tuple(failed))
 
     def _digest(self, snapshot: ThemeSnapshot, stats: ThemeStats) -> DigestRef | None:
         """Publish the run's digest. The snapshot and alerts are out already: a digest that fails is

@@ -12,8 +12,8 @@ Nothing is deleted: the online detector reads shards by key for weeks after they
 every reader of a window deduplicates by report id, so a key read twice (two runs compacting the
 same day at once, a run stopped between writes) costs a GET, never a report counted twice. A shard
 that arrives for a day after it was compacted (a redriven batch of old reports) is read as usual
-and folded in by the next run, which writes the next sequence replacing the previous compacted
-shard too.
+and folded in once a few have gathered (`RECOMPACT_AFTER`): the next sequence replaces the
+previous compacted shard too.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 from riskradar.adapters.s3 import EmbeddingShard, ReportFacts
 
 __all__ = [
+    "RECOMPACT_AFTER",
     "CompactedDay",
     "DayShards",
     "compacted_sequence",
@@ -81,12 +82,27 @@ def read_day(day: date, keys: Sequence[str], read: Callable[[str], EmbeddingShar
     return DayShards(day, tuple(done), last)
 
 
+#: A day already compacted is compacted again once this many objects are read besides its compacted
+#: shard: each compaction rewrites the whole day (and the old copy stays), so a few late shards are
+#: read as they are rather than rewriting the day for each.
+RECOMPACT_AFTER = 10
+
+
 def days_to_compact(
-    days: Iterable[DayShards], *, first_full_day: date, closed_before: date
+    days: Iterable[DayShards],
+    *,
+    first_full_day: date,
+    closed_before: date,
+    recompact_after: int = RECOMPACT_AFTER,
 ) -> list[DayShards]:
     """The days worth compacting: over (`closed_before` is the first day that may still grow), wholly
-    inside the window (from `first_full_day`), and read from more than one object."""
-    return [day for day in days if first_full_day <= day.day < closed_before and len(day.read) > 1]
+    inside the window (from `first_full_day`), and read from several objects — from
+    `recompact_after` more than its compacted shard, once it has one."""
+
+    def worth_it(day: DayShards) -> bool:
+        return len(day.read) > (1 if day.last_sequence == 0 else recompact_after)
+
+    return [day for day in days if first_full_day <= day.day < closed_before and worth_it(day)]
 
 
 def merge_day(day: DayShards) -> EmbeddingShard:

@@ -13,10 +13,11 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
+from botocore.exceptions import ClientError
 
 from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
 from riskradar.recluster import COMPACTION_SETTLE, ReportWindow, read_days, window_from
-from riskradar.shard_compaction import compacted_sequence
+from riskradar.shard_compaction import RECOMPACT_AFTER, compacted_sequence
 from tests.helpers import ROOT, MockedFunction, mocked_function
 
 DIMENSION = 384
@@ -63,9 +64,13 @@ def write_batch(function: MockedFunction, name: str, moment: datetime, rows: int
     )
 
 
-def run(function: MockedFunction) -> dict[str, Any]:
+def scheduled() -> dict[str, Any]:
     event: dict[str, Any] = json.loads((ROOT / "events" / "recluster_scheduled.json").read_text())
-    summary: dict[str, Any] = function.invoke(event, timeout_s=900)
+    return event
+
+
+def run(function: MockedFunction) -> dict[str, Any]:
+    summary: dict[str, Any] = function.invoke(scheduled(), timeout_s=900)
     return summary
 
 
@@ -108,6 +113,12 @@ def closed_days() -> list[date]:
     return [day for day in history_days() if day < closed_before]
 
 
+def late_batches(function: MockedFunction, day: date, count: int, *, name: str) -> list[str]:
+    """`count` shards of one new report each, created on `day` and written now (redriven batches)."""
+    moment = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=12)
+    return [write_batch(function, f"{name}{i}", moment, rows=1, seed=1000 + i) for i in range(count)]
+
+
 def test_days_that_are_over_become_one_compacted_shard_each(recluster: MockedFunction) -> None:
     for d in range(DAYS + 1):
         moment = NOW - timedelta(days=d, hours=2)
@@ -119,10 +130,16 @@ def test_days_that_are_over_become_one_compacted_shard_each(recluster: MockedFun
     assert len(before) == (DAYS + 1) * 3 * 30
     assert len(reads_before) == (DAYS + 1) * 3 + 1
 
+    closed_before_run = closed_days()
     first = run(recluster)
 
     assert first["reports"] == len(before)
-    assert first["compacted_days"] == [day.isoformat() for day in closed_days()]
+    # (The run's clock is between the two: a day may close by the settle time while it runs.)
+    assert first["compacted_days"] in (
+        [d.isoformat() for d in closed_before_run],
+        [d.isoformat() for d in closed_days()],
+    )
+    assert first["compaction_failed"] == []
     for day in closed_days():
         keys = keys_of(recluster, day)
         assert [compacted_sequence(key) for key in keys].count(1) == 1
@@ -147,28 +164,74 @@ def test_a_rerun_reads_the_compacted_days_and_compacts_nothing_more(recluster: M
     assert {theme.theme_id for theme in snapshots.current().themes} == themes_before
 
 
-def test_a_shard_arriving_for_a_compacted_day_is_read_then_folded_in(recluster: MockedFunction) -> None:
+def test_shards_arriving_for_a_compacted_day_are_read_then_folded_in(recluster: MockedFunction) -> None:
     late_day = closed_days()[0]
     days_ago = next(d for d in range(DAYS + 1) if (NOW - timedelta(days=d, hours=2)).date() == late_day)
     moment = datetime.combine(late_day, datetime.min.time(), UTC) + timedelta(hours=12)
-    # Redriven batches: two new reports, and a later copy of one the compacted shard holds.
+    # Redriven batches: new reports, and a later copy of one the compacted shard holds.
     late_keys = [
-        write_batch(recluster, "late", moment, rows=2, seed=5),
         write_batch(recluster, f"d{days_ago}b1", moment, rows=1, seed=6),
+        *late_batches(recluster, late_day, 2, name="late"),
     ]
-    later_copy = store(recluster).read(late_keys[1]).vectors[0]
+    later_copy = store(recluster).read(late_keys[0]).vectors[0]
     window, reads = window_now(recluster)
     assert set(late_keys) <= set(reads)
     assert len(window) == (DAYS + 1) * 3 * 30 + 2
     np.testing.assert_array_equal(window.vectors[window.report_ids.index(f"d{days_ago}b1-0")], later_copy)
 
-    third = run(recluster)
+    # A few late shards are read as they are: the day is not rewritten for each.
+    assert run(recluster)["compacted_days"] == []
+    late_keys += late_batches(recluster, late_day, RECOMPACT_AFTER - len(late_keys), name="later")
+    window, _ = window_now(recluster)
 
-    assert third["reports"] == len(window)
-    assert third["compacted_days"] == [late_day.isoformat()]
+    again = run(recluster)
+
+    assert again["reports"] == len(window)
+    assert again["compacted_days"] == [late_day.isoformat()]
     sequences = sorted(s for s in map(compacted_sequence, keys_of(recluster, late_day)) if s is not None)
     assert sequences == [1, 2]
-    again, reads = window_now(recluster)
-    same_window(again, window)
+    now, reads = window_now(recluster)
+    same_window(now, window)
     assert not set(late_keys) & set(reads)
     assert sum(key.split("/")[1] == f"dt={late_day.isoformat()}" for key in reads) == 1
+
+
+def test_a_compaction_without_time_or_refused_leaves_the_run_published_and_the_day_for_later(
+    recluster: MockedFunction,
+) -> None:
+    day = closed_days()[1]
+    late_batches(recluster, day, RECOMPACT_AFTER, name="redriven")
+    snapshots = ThemeSnapshotStore(
+        boto3.client("s3"), recluster.stack.physical_id("ArtifactsBucket"), dimension=DIMENSION
+    )
+    version = snapshots.current().version
+
+    # An invocation with under a minute left when the snapshot is out compacts nothing.
+    short = recluster.invoke(scheduled(), timeout_s=30)
+    assert (short["snapshot_version"], short["compacted_days"], short["compaction_failed"]) == (
+        version + 1,
+        [],
+        [],
+    )
+
+    # S3 refuses the write (as a missing grant would): the run still publishes, the day is reported.
+    service = recluster.module.service
+    shards = service.shards
+
+    class Refusing(EmbeddingShardStore):
+        def write_compacted(self, shard: EmbeddingShard, sequence: int) -> str:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "PutObject")
+
+    service.shards = Refusing(boto3.client("s3"), recluster.stack.physical_id("ArtifactsBucket"))
+    try:
+        refused = run(recluster)
+    finally:
+        service.shards = shards
+    assert refused["snapshot_version"] == version + 2
+    assert refused["compaction_failed"] == [day.isoformat()]
+    assert refused["compacted_days"] == []
+    assert snapshots.current().version == version + 2
+
+    retried = run(recluster)
+    assert retried["compacted_days"] == [day.isoformat()]
+    assert retried["compaction_failed"] == []

@@ -114,6 +114,14 @@ def test_texts_round_trip_whatever_their_length_and_script(s3: Any) -> None:
     assert s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"] < 10_000
 
 
+def test_a_shard_without_texts_reads_back_without_them_and_a_partial_one_is_refused(s3: Any) -> None:
+    store = EmbeddingShardStore(s3, BUCKET)
+
+    assert store.read(store.write(replace(shard(None), texts=()))).texts == ()
+    with pytest.raises(ValueError, match="2 reports with 1 texts"):
+        store.write(replace(shard(None), texts=("only one",)))
+
+
 def test_a_shard_written_with_fixed_width_texts_still_reads(s3: Any) -> None:
     buffer = io.BytesIO()
     np.savez(  # as shards were written before texts were stored as bytes

@@ -10,6 +10,7 @@ import pytest
 
 from riskradar.adapters.s3 import EmbeddingShard, ReportFacts
 from riskradar.shard_compaction import (
+    RECOMPACT_AFTER,
     DayShards,
     compacted_sequence,
     days_to_compact,
@@ -157,6 +158,17 @@ def test_a_merge_names_what_the_compacted_shards_it_read_replaced() -> None:
     )
 
     assert merge_day(day).replaces == tuple(sorted((compacted_key(1), key("s1"), key("s2"), key("s3"))))
+
+
+@pytest.mark.parametrize(("others", "due"), [(RECOMPACT_AFTER - 1, False), (RECOMPACT_AFTER, True)])
+def test_a_compacted_day_is_compacted_again_only_once_enough_late_shards_gathered(
+    others: int, due: bool
+) -> None:
+    late = [(key(f"late{i}"), shard("c")) for i in range(others)]
+    read = ((compacted_key(1), shard("ab", replaces=(key("s1"),))), *late)
+    chosen = days_to_compact([DayShards(DAY, read, 1)], first_full_day=DAY, closed_before=date(2026, 11, 21))
+
+    assert bool(chosen) is due
 
 
 @pytest.mark.parametrize(

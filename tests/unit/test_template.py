@@ -528,14 +528,12 @@ def test_the_recluster_job_reads_the_online_detectors_state_where_it_is_kept(tem
 
 def test_the_recluster_job_may_write_compacted_shards_and_no_other_shard(template: SamTemplate) -> None:
     statements = template.resources["ReclusterFunction"]["Properties"]["Policies"][1]["Statement"]
-    writes = [s for s in statements if "s3:PutObject" in json.dumps(s["Action"])]
-    embedding_writes = [
-        s["Resource"]["Fn::Sub"] for s in writes if "/embeddings/" in s["Resource"]["Fn::Sub"]
+    writable = [
+        statement["Resource"]["Fn::Sub"].removeprefix("${ArtifactsBucket.Arn}/")
+        for statement in statements
+        if "s3:PutObject" in json.dumps(statement["Action"])
     ]
-    assert embedding_writes == ["${ArtifactsBucket.Arn}/embeddings/dt=*/compacted-*"]
-    granted = embedding_writes[0].removeprefix("${ArtifactsBucket.Arn}/")
-
-    # The keys the adapter writes: a compacted shard's fall under the grant, a triage shard's do not.
     day = date(2026, 11, 20)
-    assert fnmatch.fnmatchcase(compacted_shard_key(day, 1), granted)
-    assert not fnmatch.fnmatchcase(shard_key(day), granted)
+    # The keys the adapter writes: a compacted shard's fall under a grant, a triage shard's under none.
+    assert any(fnmatch.fnmatchcase(compacted_shard_key(day, 1), pattern) for pattern in writable)
+    assert not any(fnmatch.fnmatchcase(shard_key(day), pattern) for pattern in writable), writable

@@ -23,6 +23,7 @@ then starts cold.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 import uuid
@@ -155,6 +156,8 @@ class EmbeddingShardStore:
         return self._put(compacted_shard_key(shard.day, sequence), shard)
 
     def _put(self, key: str, shard: EmbeddingShard) -> str:
+        if len(shard.texts) not in (0, len(shard.report_ids)):
+            raise ValueError(f"a shard of {len(shard.report_ids)} reports with {len(shard.texts)} texts")
         arrays: dict[str, Any] = _facts_arrays(shard.facts)
         if shard.replaces:
             arrays["replaces"] = np.array(shard.replaces, dtype=np.str_)
@@ -447,8 +450,9 @@ def _unpacked_texts(data: Any) -> tuple[str, ...]:
     """The texts `_packed_texts` wrote, or the fixed-width array shards carried before it."""
     if "text_bytes" in data.files:
         raw = data["text_bytes"].tobytes()
-        ends = data["text_ends"].tolist()
-        return tuple(raw[start:end].decode() for start, end in zip([0, *ends[:-1]], ends, strict=True))
+        return tuple(
+            raw[start:end].decode() for start, end in itertools.pairwise([0, *data["text_ends"].tolist()])
+        )
     if "texts" in data.files:
         return tuple(str(v) for v in data["texts"])
     return ()
