@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from riskradar.shard_compaction import RECOMPACT_AFTER
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "out"
 MILLION = 1_000_000
@@ -262,15 +264,19 @@ def build(
     # ------------------------------------------------------------------------------ recluster
     window = monthly_reports * RECLUSTER_WINDOW_DAYS / 30
     cluster_s, extrapolated = clustering_seconds(cluster, window, basis)
-    # The job reads one compacted shard for each day of its window that is over
-    # (riskradar.shard_compaction) and the shards of the day that is not, half a day's on average,
-    # one GET after the other; it writes one compacted shard a day.
+    # The job reads one compacted shard for each day of its window (riskradar.shard_compaction) and,
+    # for today, its compacted shard and the shards written since the last run; when those are more
+    # than RECOMPACT_AFTER it rewrites today's compacted shard (half a day's reports on average).
     daily_shards = monthly_reports / 30 * shard_puts
-    reads_per_run = RECLUSTER_WINDOW_DAYS + daily_shards / 2
+    hourly_shards = daily_shards / 24
+    reads_per_run = RECLUSTER_WINDOW_DAYS + 1 + hourly_shards
+    rewrites_today = hourly_shards > RECOMPACT_AFTER
+    compactions_a_month = 30 * (25 if rewrites_today else 1)
     # Each day of the window is listed (LIST is billed as a PUT), 1,000 keys a page; shards stay.
     lists_per_run = (RECLUSTER_WINDOW_DAYS + 1) * math.ceil((daily_shards + 1) / 1000)
     shard_bytes = units(t_units, "bytes", "s3")  # per report, as triage writes them
-    transfer_s = window * shard_bytes / (s3_mb_per_s * 1e6)
+    moved_reports = window + (monthly_reports / 30 / 2 if rewrites_today else 0.0)
+    transfer_s = moved_reports * shard_bytes / (s3_mb_per_s * 1e6)
     run_calls = aws_calls(recluster["calls_per_run"]) - calls(recluster["calls_per_run"], "s3:GetObject")
     run_s = cluster_s + reads_per_run * s3_get_ms / 1000 + transfer_s + run_calls * latency_s
     share = MILLION / monthly_reports  # of a month's recluster cost that falls on 1M reports
@@ -289,7 +295,7 @@ def build(
                 reads_per_run * S3_GET
                 + (calls(recluster["calls_per_run"], "s3:PutObject") + lists_per_run) * S3_PUT
             )
-            + 30 * S3_PUT  # the compacted shards
+            + compactions_a_month * S3_PUT
         )
         * share,
         f"{reads_per_run:,.0f} GETs per run",
@@ -365,8 +371,8 @@ def build(
         f"+ {aws_call_ms:g} ms per AWS call "
         f"({intake_calls:.0f} per intake request, {t_calls_per_batch:.0f} per triage batch, "
         f"{run_calls:,.0f} per recluster run), {s3_get_ms:g} ms per S3 GET and {s3_mb_per_s:g} MB/s "
-        f"read ({reads_per_run:,.0f} embedding shards, {window * shard_bytes / 1e6:,.0f} MB per recluster "
-        f"run, one after the other: a compacted one for each day that is over, today's as triage wrote them)",
+        f"moved ({reads_per_run:,.0f} embedding shards, {moved_reports * shard_bytes / 1e6:,.0f} MB per "
+        f"recluster run, one after the other: a compacted one a day and the last hour's shards)",
         f"{shards_per_batch:g} embedding shard per triage batch (one per batch and day: reports arriving "
         f"live; the measuring replay spread each batch over several days: "
         f"{calls(triage['calls_per_report'], 's3:PutObject') * TRIAGE_BATCH_SIZE:.1f} S3 PUTs per batch)",

@@ -32,7 +32,14 @@ from riskradar.adapters.s3 import (
 from riskradar.clustering import LEFT_OUT, ClusterResult, cluster_embeddings, merge_clusters
 from riskradar.emerging import EmergingScore, count_by_bucket, score_emerging
 from riskradar.models import ThemeAlert
-from riskradar.shard_compaction import CompactedDay, DayShards, days_to_compact, merge_day, read_day
+from riskradar.shard_compaction import (
+    CompactedDay,
+    DayShards,
+    compacted_sequence,
+    days_to_compact,
+    merge_day,
+    read_day,
+)
 from riskradar.strategist.curation import apply_curation, merge_groups
 from riskradar.strategist.digests import DigestPublisher
 from riskradar.strategist.models import ThemeCuration
@@ -57,8 +64,8 @@ logger = logging.getLogger(__name__)
 
 #: Emerging is judged on daily buckets: a day is long enough to hold a theme's usual volume.
 BUCKET = timedelta(days=1)
-#: A day is compacted once it has been over this long: triage writes a report's shard seconds to
-#: minutes after it is created, and anything later is still read, and folded in by a later run.
+#: A day is sealed (compacted as a whole, once) when it has been over this long: triage writes a
+#: report's shard seconds to minutes after it is created; anything later is read as it is.
 COMPACTION_SETTLE = timedelta(hours=1)
 #: Compacting a day of ~30k reports takes about a second and a few hundred MB; a minute is plenty.
 COMPACTION_TIME_NEEDED_MS = 60_000
@@ -216,11 +223,10 @@ class ReclusterService:
         days = read_days(self.shards, start=start, end=now)
         window = window_from(days, start=start, end=now)
         # Only the days to compact stay in memory through the clustering (in steady state: yesterday).
+        closed_before = (now - COMPACTION_SETTLE).date()
+        # The window's first day is partly outside it: it is left as it is.
         due = days_to_compact(
-            days,
-            # The window's first day is partly outside it; the last ones may still grow.
-            first_full_day=start.date() + timedelta(days=1),
-            closed_before=(now - COMPACTION_SETTLE).date(),
+            days, first_full_day=start.date() + timedelta(days=1), closed_before=closed_before
         )
         del days
         # Verdicts, names and merges travel with theme ids: apply them to what this run carries on.
@@ -319,13 +325,16 @@ class ReclusterService:
             emerging=tuple(theme.theme_id for theme in themes if theme.emerging),
             alerts=alerts,
             digest=self._digest(snapshot, stats),
-            compaction=self._compact(due, time_left_ms),
+            compaction=self._compact(due, closed_before, time_left_ms),
         )
 
-    def _compact(self, due: Sequence[DayShards], time_left_ms: Callable[[], int] | None) -> Compaction:
-        """Write each day in `due` as one compacted shard, for the next runs. The snapshot is out
-        already: a day that fails is logged, counted and left for the next run (its shards stay
-        readable as they are), and so are the days there is no time left for."""
+    def _compact(
+        self, due: Sequence[DayShards], closed_before: date, time_left_ms: Callable[[], int] | None
+    ) -> Compaction:
+        """Write each day in `due` as one compacted shard, for the next runs, and delete the compacted
+        shards it supersedes. The snapshot is out already: a day that fails is logged, counted and
+        left for the next run (its objects stay readable as they are), and so are the days there is
+        no time left for; a superseded shard that cannot be deleted is only storage."""
         compacted: list[CompactedDay] = []
         failed: list[date] = []
         for index, day in enumerate(due):
@@ -333,13 +342,18 @@ class ReclusterService:
                 logger.warning("no time left to compact %d day(s); the next run will", len(due) - index)
                 break
             try:
-                merged = merge_day(day)
+                merged = merge_day(day, sealed=day.day < closed_before)
                 key = self.shards.write_compacted(merged, day.last_sequence + 1)
             except Exception:
                 logger.exception("the shards of %s could not be compacted", day.day.isoformat())
                 failed.append(day.day)
                 continue
             compacted.append(CompactedDay(day.day, key, len(merged.report_ids), len(day.read) - 1))
+            superseded = [k for k in merged.replaces if compacted_sequence(k) is not None]
+            try:
+                self.shards.delete_compacted(superseded)
+            except Exception:
+                logger.exception("superseded compacted shards of %s stay", day.day.isoformat())
         return Compaction(tuple(compacted), tuple(failed))
 
     def _digest(self, snapshot: ThemeSnapshot, stats: ThemeStats) -> DigestRef | None:

@@ -1,31 +1,34 @@
-"""Daily compaction of the embedding shards, so that an hourly recluster reads a few objects a day
-instead of one per triaged batch.
+"""Compaction of the embedding shards, so that an hourly recluster reads a few objects a day instead
+of one per triaged batch.
 
-Triage writes one shard per batch and day (`embeddings/dt=<day>/<id>.npz`); at a million reports a
-month that is some 10,000 shards in a 30-day window, read one GET after the other every hour. Once
-a day is over, the recluster job (which has just read all of its shards) writes them as one
-*compacted shard* beside them, `embeddings/dt=<day>/compacted-<sequence>-<id>.npz`, holding each
-report once and the keys of everything it replaces. Readers read a day's compacted shards first,
-newest (highest sequence) first, and skip every key a compacted shard they read replaces.
+Triage writes one shard per batch and day (`embeddings/dt=<day>/<id>.npz`): at a million reports a
+month, 10,000 shards in a 30-day window in full batches of 100, and many more when batches are
+small (quiet hours: the 5-second batching window closes on a few reports). The recluster job, which
+has just read them all, writes a day's objects as one *compacted shard* beside them,
+`embeddings/dt=<day>/compacted-<sequence>-<id>.npz`, holding each report once and the keys of
+everything it replaces. Readers read a day's compacted shards newest (highest sequence) first and
+skip every key a compacted shard they read replaces.
 
-Nothing is deleted: the online detector reads shards by key for weeks after they were written, and
-every reader of a window deduplicates by report id, so a key read twice (two runs compacting the
-same day at once, a run stopped between writes) costs a GET, never a report counted twice. A shard
-that arrives for a day after it was compacted (a redriven batch of old reports) is read as usual
-and folded in once a few have gathered (`RECOMPACT_AFTER`): the next sequence replaces the
-previous compacted shard too.
+When: a day that is over, as soon as it is read from more than one object (the compacted shard is
+*sealed*); the current day, and a sealed day that late shards arrive for (a redriven batch, a
+backdated report), once `RECOMPACT_AFTER` objects gathered besides its compacted shard — each
+compaction rewrites the whole day, so it is not done for every shard.
+
+Triage shards are never deleted: the online detector reads them by key for weeks. A compacted
+shard that a newer one replaces is deleted (only the recluster job reads compacted shards, one run
+at a time). Every reader of a window deduplicates by report id, so a key read twice (a run stopped
+between its writes, a deletion that failed) costs a GET, never a report counted twice.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
-from riskradar.adapters.s3 import EmbeddingShard, ReportFacts
+from riskradar.adapters.s3 import EmbeddingShard, ReportFacts, compacted_sequence
 
 __all__ = [
     "RECOMPACT_AFTER",
@@ -37,14 +40,6 @@ __all__ = [
     "read_day",
 ]
 
-_COMPACTED_NAME = re.compile(r"/compacted-(\d+)-[0-9a-f]+\.npz$")
-
-
-def compacted_sequence(key: str) -> int | None:
-    """The sequence of a compacted shard's key; None for a shard triage wrote."""
-    found = _COMPACTED_NAME.search(key)
-    return int(found.group(1)) if found else None
-
 
 @dataclass(frozen=True)
 class DayShards:
@@ -54,6 +49,8 @@ class DayShards:
     read: tuple[tuple[str, EmbeddingShard], ...]
     #: The highest sequence among the day's compacted shards (0: none yet).
     last_sequence: int
+    #: The newest compacted shard read was written after the day was over.
+    sealed: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,12 +76,13 @@ def read_day(day: date, keys: Sequence[str], read: Callable[[str], EmbeddingShar
         replaced.update(shard.replaces)
         done.append((key, shard))
     last = max((sequences[key] or 0 for key in compacted), default=0)
-    return DayShards(day, tuple(done), last)
+    newest = next((shard for key, shard in done if sequences[key] is not None), None)
+    return DayShards(day, tuple(done), last, sealed=newest is not None and newest.sealed)
 
 
-#: A day already compacted is compacted again once this many objects are read besides its compacted
-#: shard: each compaction rewrites the whole day (and the old copy stays), so a few late shards are
-#: read as they are rather than rewriting the day for each.
+#: Objects a day may gather besides its compacted shard before it is compacted (again): each
+#: compaction rewrites the whole day, so the current day and late shards of a sealed one are read as
+#: they are for a while. A day that is over is sealed as soon as it has more than one object.
 RECOMPACT_AFTER = 10
 
 
@@ -95,19 +93,21 @@ def days_to_compact(
     closed_before: date,
     recompact_after: int = RECOMPACT_AFTER,
 ) -> list[DayShards]:
-    """The days worth compacting: over (`closed_before` is the first day that may still grow), wholly
-    inside the window (from `first_full_day`), and read from several objects — from
-    `recompact_after` more than its compacted shard, once it has one."""
+    """The days worth compacting, of those wholly inside the window (from `first_full_day`):
+    a day that is over (before `closed_before`) and not sealed yet, read from more than one object;
+    any other read from more than `recompact_after` besides its compacted shard."""
 
     def worth_it(day: DayShards) -> bool:
-        return len(day.read) > (1 if day.last_sequence == 0 else recompact_after)
+        if day.day < closed_before and not day.sealed:
+            return len(day.read) > 1
+        return len(day.read) > recompact_after
 
-    return [day for day in days if first_full_day <= day.day < closed_before and worth_it(day)]
+    return [day for day in days if day.day >= first_full_day and worth_it(day)]
 
 
-def merge_day(day: DayShards) -> EmbeddingShard:
+def merge_day(day: DayShards, *, sealed: bool) -> EmbeddingShard:
     """One shard holding every report of the day once (the copy read last: a shard written after a
-    compaction wins over it) and the keys of every object it replaces."""
+    compaction wins over it) and the keys of every object it replaces; `sealed`: the day is over."""
     location: dict[str, tuple[int, int]] = {}
     for part, (_, shard) in enumerate(day.read):
         for row, report_id in enumerate(shard.report_ids):
@@ -135,4 +135,5 @@ def merge_day(day: DayShards) -> EmbeddingShard:
             [(shard.facts or ReportFacts.unknown(len(shard.report_ids))).take(rows) for shard, rows in taken]
         ),
         replaces=tuple(sorted(replaces)),
+        sealed=sealed,
     )

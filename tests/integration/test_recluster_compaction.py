@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -143,6 +144,7 @@ def test_days_that_are_over_become_one_compacted_shard_each(recluster: MockedFun
     for day in closed_days():
         keys = keys_of(recluster, day)
         assert [compacted_sequence(key) for key in keys].count(1) == 1
+        assert store(recluster).read(next(k for k in keys if compacted_sequence(k))).sealed
         assert sum(compacted_sequence(key) is None for key in keys) == (4 if day == history_days()[-4] else 3)
     after, reads_after = window_now(recluster)
     same_window(after, before)
@@ -188,8 +190,9 @@ def test_shards_arriving_for_a_compacted_day_are_read_then_folded_in(recluster: 
 
     assert again["reports"] == len(window)
     assert again["compacted_days"] == [late_day.isoformat()]
+    # The new compacted shard replaces the old one, which is deleted.
     sequences = sorted(s for s in map(compacted_sequence, keys_of(recluster, late_day)) if s is not None)
-    assert sequences == [1, 2]
+    assert sequences == [2]
     now, reads = window_now(recluster)
     same_window(now, window)
     assert not set(late_keys) & set(reads)
@@ -235,3 +238,39 @@ def test_a_compaction_without_time_or_refused_leaves_the_run_published_and_the_d
     retried = run(recluster)
     assert retried["compacted_days"] == [day.isoformat()]
     assert retried["compaction_failed"] == []
+
+
+def test_the_current_day_is_compacted_once_enough_shards_gathered_and_sealed_when_over(
+    recluster: MockedFunction,
+) -> None:
+    today = datetime.now(UTC).date()
+    late_batches(recluster, today, RECOMPACT_AFTER, name="today")  # with the 3 written first
+
+    summary = run(recluster)
+
+    assert today.isoformat() in summary["compacted_days"]
+    (key,) = [k for k in keys_of(recluster, today) if compacted_sequence(k)]
+    assert not store(recluster).read(key).sealed
+
+    # A day compacted while it still grew (here: written so by hand) is sealed once it is over, as
+    # soon as one more object is read for it; the compacted shards it replaces are deleted.
+    day = closed_days()[2]
+    shards = store(recluster)
+    sealed_key = next(k for k in keys_of(recluster, day) if compacted_sequence(k))
+    before = shards.read(sealed_key)
+    unsealed = shards.write_compacted(
+        replace(before, sealed=False, replaces=(sealed_key, *before.replaces)), 2
+    )
+    (late,) = late_batches(recluster, day, 1, name="one-more")
+    window, _ = window_now(recluster)
+
+    sealed = run(recluster)
+
+    assert day.isoformat() in sealed["compacted_days"]
+    (newest,) = [k for k in keys_of(recluster, day) if compacted_sequence(k)]
+    assert compacted_sequence(newest) == 3
+    assert shards.read(newest).sealed
+    assert {sealed_key, unsealed, late} <= set(shards.read(newest).replaces)
+    again, reads = window_now(recluster)
+    same_window(again, window)
+    assert sum(k.split("/")[1] == f"dt={day.isoformat()}" for k in reads) == 1

@@ -93,6 +93,15 @@ def test_a_compacted_shard_is_listed_with_its_day_and_keeps_what_it_replaces(s3:
     assert store.read(written[0]).replaces == ()  # a triage shard replaces nothing
     with pytest.raises(ValueError, match="must name the shards it replaces"):
         store.write_compacted(shard(None), sequence=4)
+    assert not store.read(key).sealed
+    sealed = store.write_compacted(replace(shard(None), replaces=(key,), sealed=True), sequence=4)
+    assert store.read(sealed).sealed
+
+    # Superseded compacted shards are deleted; a triage shard never is.
+    with pytest.raises(ValueError, match="only compacted shards"):
+        store.delete_compacted([key, written[0]])
+    store.delete_compacted([key])
+    assert sorted(store.keys_for_day(date(2026, 11, 20))) == sorted([*written, sealed])
 
 
 def test_texts_round_trip_whatever_their_length_and_script(s3: Any) -> None:

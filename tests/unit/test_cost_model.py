@@ -175,16 +175,20 @@ def test_a_recluster_run_reads_a_compacted_shard_a_day_and_todays_shards(cost_mo
         return line(model, "recluster", "Lambda duration"), line(model, "recluster", "S3")
 
     base, _ = recluster_lines(0.0, 1e12, 0.0)
-    # 1M reports a month, 1 shard per batch of 100: 333 shards a day. A run reads the 30 compacted
-    # days and half of today's shards: 30 + 166.7 GETs.
-    reads = 30 + 1_000_000 / 30 / 100 / 2
+    # 1M reports a month, 1 shard per batch of 100: 333 shards a day, 13.9 an hour. A run reads the
+    # 30 days' compacted shards, today's, and the shards of the last hour.
+    reads = 30 + 1 + 1_000_000 / 30 / 100 / 24
     with_gets, s3 = recluster_lines(20.0, 1e12, 0.0)
     assert with_gets - base == pytest.approx(720 * reads * 0.020 * 4 * 0.0000133334)
     puts_per_run = 4
     lists_per_run = 31  # each of the 31 days the window touches: one page of under 1,000 keys
+    # More than RECOMPACT_AFTER (10) shards an hour: today is compacted every run, and sealed.
+    compactions = 30 * 25
     assert s3 == pytest.approx(
-        720 * (reads * 0.0004 / 1000 + (puts_per_run + lists_per_run) * 0.005 / 1000) + 30 * 0.005 / 1000
+        720 * (reads * 0.0004 / 1000 + (puts_per_run + lists_per_run) * 0.005 / 1000)
+        + compactions * 0.005 / 1000
     )
-    # ... and the window's bytes: 1M reports of 2,000 bytes at 100 MB/s is 20 s a run.
+    # ... and the bytes: the window's 1M reports of 2,000 bytes at 100 MB/s is 20 s a run, and
+    # today's compacted shard, rewritten, half a day (16,667 reports) more.
     with_bytes, _ = recluster_lines(0.0, 100.0, 2000.0)
-    assert with_bytes - base == pytest.approx(720 * 20.0 * 4 * 0.0000133334)
+    assert with_bytes - base == pytest.approx(720 * (20.0 + 16_666.7 * 2000 / 1e8) * 4 * 0.0000133334)

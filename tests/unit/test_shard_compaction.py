@@ -3,6 +3,7 @@ compacted, and what a compacted shard holds."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -116,7 +117,7 @@ def test_two_compacted_shards_of_one_sequence_are_both_read() -> None:
     day = read_day(DAY, list(bucket.objects), bucket.read)
 
     assert sorted(bucket.reads) == [compacted_key(1, "aa"), compacted_key(1, "bb")]
-    merged = merge_day(day)
+    merged = merge_day(day, sealed=True)
     assert merged.report_ids == ("a", "b")
     assert set(merged.replaces) == {key("s1"), compacted_key(1, "aa"), compacted_key(1, "bb")}
 
@@ -132,7 +133,7 @@ def test_merging_keeps_each_report_once_the_copy_read_last_with_all_its_columns(
         last_sequence=0,
     )
 
-    merged = merge_day(day)
+    merged = merge_day(day, sealed=True)
 
     rows = {report_id: i for i, report_id in enumerate(merged.report_ids)}
     assert sorted(rows) == ["a", "b", "c", "d", "e"]
@@ -157,36 +158,38 @@ def test_a_merge_names_what_the_compacted_shards_it_read_replaced() -> None:
         last_sequence=1,
     )
 
-    assert merge_day(day).replaces == tuple(sorted((compacted_key(1), key("s1"), key("s2"), key("s3"))))
+    assert merge_day(day, sealed=False).replaces == tuple(
+        sorted((compacted_key(1), key("s1"), key("s2"), key("s3")))
+    )
 
 
-@pytest.mark.parametrize(("others", "due"), [(RECOMPACT_AFTER - 1, False), (RECOMPACT_AFTER, True)])
-def test_a_compacted_day_is_compacted_again_only_once_enough_late_shards_gathered(
-    others: int, due: bool
-) -> None:
-    late = [(key(f"late{i}"), shard("c")) for i in range(others)]
-    read = ((compacted_key(1), shard("ab", replaces=(key("s1"),))), *late)
-    chosen = days_to_compact([DayShards(DAY, read, 1)], first_full_day=DAY, closed_before=date(2026, 11, 21))
+def test_a_day_read_from_a_sealed_compacted_shard_says_so() -> None:
+    for sealed in (False, True):
+        bucket = Bucket({compacted_key(1): replace(shard("ab", replaces=(key("s1"),)), sealed=sealed)})
 
-    assert bool(chosen) is due
+        assert read_day(DAY, [key("s1"), compacted_key(1)], bucket.read).sealed is sealed
+    assert merge_day(DayShards(DAY, ((key("s1"), shard("a")),), 0), sealed=True).sealed
 
 
 @pytest.mark.parametrize(
-    ("day", "objects", "due"),
+    ("day", "sealed", "others", "due"),
     [
-        (date(2026, 11, 10), 2, True),
-        (date(2026, 11, 10), 1, False),  # already one object: nothing to gain
-        (date(2026, 11, 9), 5, False),  # the window's first day, partly outside it
-        (date(2026, 11, 19), 5, True),  # the last day that is over
-        (date(2026, 11, 20), 5, False),  # may still grow
+        (date(2026, 11, 10), False, 1, True),  # over, not sealed: one more object is enough
+        (date(2026, 11, 10), False, 0, False),  # already one object
+        (date(2026, 11, 10), True, RECOMPACT_AFTER - 1, False),  # sealed: a few late shards wait
+        (date(2026, 11, 10), True, RECOMPACT_AFTER, True),
+        (date(2026, 11, 20), False, RECOMPACT_AFTER - 1, False),  # the current day waits ...
+        (date(2026, 11, 20), False, RECOMPACT_AFTER, True),  # ... for enough shards
+        (date(2026, 11, 9), False, 5, False),  # the window's first day, partly outside it
     ],
 )
-def test_days_to_compact_are_over_inside_the_window_and_read_from_several_objects(
-    day: date, objects: int, due: bool
-) -> None:
-    read = tuple((key(f"s{i}"), shard("a")) for i in range(objects))
+def test_days_to_compact(day: date, sealed: bool, others: int, due: bool) -> None:
+    compacted = (compacted_key(1), replace(shard("ab", replaces=(key("s1"),)), sealed=sealed))
+    late = [(key(f"late{i}"), shard("c")) for i in range(others)]
     chosen = days_to_compact(
-        [DayShards(day, read, 0)], first_full_day=date(2026, 11, 10), closed_before=date(2026, 11, 20)
+        [DayShards(day, (compacted, *late), 1, sealed=sealed)],
+        first_full_day=date(2026, 11, 10),
+        closed_before=date(2026, 11, 20),
     )
 
     assert bool(chosen) is due

@@ -537,3 +537,17 @@ def test_the_recluster_job_may_write_compacted_shards_and_no_other_shard(templat
     # The keys the adapter writes: a compacted shard's fall under a grant, a triage shard's under none.
     assert any(fnmatch.fnmatchcase(compacted_shard_key(day, 1), pattern) for pattern in writable)
     assert not any(fnmatch.fnmatchcase(shard_key(day), pattern) for pattern in writable), writable
+    deletable = [
+        statement["Resource"]["Fn::Sub"].removeprefix("${ArtifactsBucket.Arn}/")
+        for statement in statements
+        if "s3:DeleteObject" in json.dumps(statement["Action"])
+    ]
+    assert any(fnmatch.fnmatchcase(compacted_shard_key(day, 1), pattern) for pattern in deletable)
+    assert not any(fnmatch.fnmatchcase(shard_key(day), pattern) for pattern in deletable), deletable
+    # What it deletes does not linger as noncurrent versions of the versioned bucket.
+    rules = template.resources["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert any(
+        compacted_shard_key(day, 1).startswith(rule["Prefix"]) and rule["NoncurrentVersionExpiration"]
+        for rule in rules
+        if rule["Status"] == "Enabled"
+    )

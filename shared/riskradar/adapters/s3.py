@@ -125,13 +125,25 @@ class EmbeddingShard:
     #: Business, role, subject and money of each report (None: written before shards carried them).
     facts: ReportFacts | None = None
     #: A compacted shard only: the keys (same day) of the shards and earlier compacted shards whose
-    #: reports it holds.
+    #: reports it holds ...
     replaces: tuple[str, ...] = ()
+    #: ... and whether it was written after its day was over (a day compacted while it still grew is
+    #: compacted once more when it is over).
+    sealed: bool = False
 
 
 def shard_key(day: date) -> str:
     """A new key for a triaged batch's shard of `day`."""
     return f"{EMBEDDINGS_PREFIX}dt={day.isoformat()}/{uuid.uuid4().hex}.npz"
+
+
+_COMPACTED_NAME = re.compile(r"/compacted-(\d+)-[0-9a-f]+\.npz$")
+
+
+def compacted_sequence(key: str) -> int | None:
+    """The sequence of a compacted shard's key; None for a shard triage wrote."""
+    found = _COMPACTED_NAME.search(key)
+    return int(found.group(1)) if found else None
 
 
 def compacted_shard_key(day: date, sequence: int) -> str:
@@ -155,12 +167,29 @@ class EmbeddingShardStore:
             raise ValueError("a compacted shard must name the shards it replaces")
         return self._put(compacted_shard_key(shard.day, sequence), shard)
 
+    def delete_compacted(self, keys: Sequence[str]) -> None:
+        """Delete superseded compacted shards (only those: a triage shard is read by key for weeks)."""
+        if any(compacted_sequence(key) is None for key in keys):
+            raise ValueError(f"only compacted shards are deleted, not {sorted(keys)}")
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1,000 keys
+            answer = self._s3.delete_objects(
+                Bucket=self._bucket,
+                Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True},
+            )
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise ClientError(
+                    {"Error": {"Code": first.get("Code", ""), "Message": first.get("Message", "")}},
+                    "DeleteObjects",
+                )
+
     def _put(self, key: str, shard: EmbeddingShard) -> str:
         if len(shard.texts) not in (0, len(shard.report_ids)):
             raise ValueError(f"a shard of {len(shard.report_ids)} reports with {len(shard.texts)} texts")
         arrays: dict[str, Any] = _facts_arrays(shard.facts)
         if shard.replaces:
             arrays["replaces"] = np.array(shard.replaces, dtype=np.str_)
+            arrays["sealed"] = np.array(shard.sealed)
         buffer = io.BytesIO()
         np.savez(
             buffer,
@@ -200,6 +229,7 @@ class EmbeddingShardStore:
                 texts=_unpacked_texts(data),
                 facts=_facts_from(data),
                 replaces=tuple(str(v) for v in data["replaces"]) if "replaces" in data.files else (),
+                sealed=bool(data["sealed"]) if "sealed" in data.files else False,
             )
 
 
