@@ -348,7 +348,7 @@ def print_recluster(phase: str, run: dict[str, Any], *, alerts: list[ThemeAlert]
     print(
         f"\nrecluster after the {phase}: snapshot v{run['snapshot_version']}, {run['themes']} themes "
         f"from {run['reports']:,} reports ({run['left_out']} left out), {len(run['emerging'])} emerging"
-        + (f"; {len(run['compacted_days'])} days compacted" if run.get("compacted_days") else ""),
+        + (f"; {_days(len(run['compacted_days']))} compacted" if run.get("compacted_days") else ""),
         file=out,
     )
     for alert in batch:
@@ -360,6 +360,10 @@ def print_recluster(phase: str, run: dict[str, Any], *, alerts: list[ThemeAlert]
         if alert.provisional_theme_ids:
             print(f"        caught online first, as {', '.join(alert.provisional_theme_ids)}", file=out)
         _print_examples(alert, out)
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
 
 
 def _print_examples(alert: ThemeAlert, out: TextIO) -> None:
