@@ -6,14 +6,14 @@ import csv
 import hashlib
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from riskradar.adapters.s3 import ThemeSnapshotStore
+from riskradar.adapters.s3 import EmbeddingShardStore, ThemeSnapshotStore, compacted_sequence
 from riskradar.local import LocalStack
 from tests.helpers import drain
 
@@ -33,10 +33,11 @@ def banking77(per_topic: int) -> dict[str, list[str]]:
     return texts
 
 
-def report(text: str, *, minutes_ago: int) -> dict[str, Any]:
-    # A report id from its content: the recluster job orders its window by report id, so random
-    # ids would make every run cluster the same reports in a different order (another result).
-    digest = hashlib.sha256(f"{text}|{minutes_ago}".encode()).hexdigest()[:16]
+def report(text: str, *, minutes_ago: int, number: int | None = None) -> dict[str, Any]:
+    # A report id from its content (and `number`, else its time): the recluster job orders its
+    # window by report id, so random ids would make every run cluster the same reports in a
+    # different order (another result).
+    digest = hashlib.sha256(f"{text}|{minutes_ago if number is None else number}".encode()).hexdigest()[:16]
     return {
         "report_id": f"rc-{digest}",
         "business": "payments",
@@ -64,8 +65,11 @@ def test_recluster_publishes_themes_that_triage_then_assigns_to(isolated_stack: 
     for queue in ("IntakeQueue", *SIGNAL_QUEUES, "AlertsQueue"):
         drain(stack, queue)
     topics = banking77(per_topic=60)
+    # Spread over the last three days: the days that are over arrive as several shards each.
     history = [
-        report(text, minutes_ago=30 + i) for texts in topics.values() for i, text in enumerate(texts[:50])
+        report(text, minutes_ago=30 + 90 * i, number=30 + i)
+        for texts in topics.values()
+        for i, text in enumerate(texts[:50])
     ]
     post(api_url, history)
     stack.run_until_idle(timeout_s=300)
@@ -81,10 +85,19 @@ def test_recluster_publishes_themes_that_triage_then_assigns_to(isolated_stack: 
     members = snapshots.current_members()
     assert sum(len(ids) for ids in members.values()) + summary["left_out"] == summary["reports"]
 
-    # A second run over the same window keeps every theme id, and records the themes as continued.
+    # The run compacted the days that are over into one object each (on moto server, over HTTP).
+    shards = EmbeddingShardStore(stack.client("s3"), stack.physical_id("ArtifactsBucket"))
+    assert summary["compacted_days"], summary
+    for day in summary["compacted_days"]:
+        keys = shards.keys_for_day(date.fromisoformat(day))
+        assert sum(compacted_sequence(key) is not None for key in keys) == 1, keys
+
+    # A second run over the same window (read from the compacted days) keeps every theme id, and
+    # records the themes as continued.
     again = stack.fire_schedule("ReclusterFunction")
     rerun = snapshots.current()
     assert again["snapshot_version"] == snapshot.version + 1
+    assert (again["reports"], again["compacted_days"]) == (summary["reports"], [])
     assert {t.theme_id for t in rerun.themes} == {t.theme_id for t in snapshot.themes}
     assert all(t.lineage is not None and t.lineage.event == "continued" for t in rerun.themes)
 
