@@ -164,7 +164,7 @@ def read_days(shards: EmbeddingShardStore, *, start: datetime, end: datetime) ->
     replace: riskradar.shard_compaction)."""
     first, last = start.date(), end.date()
     return [
-        read_day(day, shards.keys_for_day(day), shards.read)
+        read_day(day, shards.keys_for_day(day), shards)
         for day in (first + timedelta(days=offset) for offset in range((last - first).days + 1))
     ]
 

@@ -22,9 +22,10 @@ between its writes, a deletion that failed) costs a GET, never a report counted 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import numpy as np
 
@@ -34,6 +35,7 @@ __all__ = [
     "RECOMPACT_AFTER",
     "CompactedDay",
     "DayShards",
+    "ShardSource",
     "compacted_sequence",
     "days_to_compact",
     "merge_day",
@@ -62,9 +64,17 @@ class CompactedDay:
     replaced: int
 
 
-def read_day(day: date, keys: Sequence[str], read: Callable[[str], EmbeddingShard]) -> DayShards:
+class ShardSource(Protocol):
+    def read(self, key: str) -> EmbeddingShard: ...
+
+    def read_if_present(self, key: str) -> EmbeddingShard | None: ...
+
+
+def read_day(day: date, keys: Sequence[str], shards: ShardSource) -> DayShards:
     """Read one day's objects: its compacted shards newest first, then every key none of those
-    replaces (shards written since, and compacted shards written by a concurrent run)."""
+    replaces (shards written since, and compacted shards written by a concurrent run). A compacted
+    shard gone since the listing (deleted by a concurrent run that superseded it) is skipped: the
+    triage shards it held are never deleted, so they are read instead."""
     sequences = {key: compacted_sequence(key) for key in keys}
     compacted = sorted((key for key in keys if sequences[key] is not None), key=lambda k: (sequences[k], k))
     replaced: set[str] = set()
@@ -72,7 +82,9 @@ def read_day(day: date, keys: Sequence[str], read: Callable[[str], EmbeddingShar
     for key in [*reversed(compacted), *(key for key in keys if sequences[key] is None)]:
         if key in replaced:
             continue
-        shard = read(key)
+        shard = shards.read(key) if sequences[key] is None else shards.read_if_present(key)
+        if shard is None:
+            continue
         replaced.update(shard.replaces)
         done.append((key, shard))
     last = max((sequences[key] or 0 for key in compacted), default=0)

@@ -101,6 +101,8 @@ def test_a_compacted_shard_is_listed_with_its_day_and_keeps_what_it_replaces(s3:
     with pytest.raises(ValueError, match="only compacted shards"):
         store.delete_compacted([key, written[0]])
     store.delete_compacted([key])
+    assert store.read_if_present(key) is None
+    assert store.read_if_present(sealed) is not None
     assert sorted(store.keys_for_day(date(2026, 11, 20))) == sorted([*written, sealed])
 
 

@@ -65,6 +65,9 @@ class Bucket:
         self.reads.append(key)
         return self.objects[key]
 
+    def read_if_present(self, key: str) -> EmbeddingShard | None:
+        return self.read(key) if key in self.objects else None
+
 
 def test_compacted_keys_carry_their_sequence_and_triage_keys_none() -> None:
     assert compacted_sequence(compacted_key(12)) == 12
@@ -76,7 +79,7 @@ def test_compacted_keys_carry_their_sequence_and_triage_keys_none() -> None:
 def test_a_day_without_compaction_reads_every_shard() -> None:
     bucket = Bucket({key("s1"): shard("ab"), key("s2"): shard("cd")})
 
-    day = read_day(DAY, [key("s1"), key("s2")], bucket.read)
+    day = read_day(DAY, [key("s1"), key("s2")], bucket)
 
     assert bucket.reads == [key("s1"), key("s2")]
     assert day.last_sequence == 0
@@ -96,11 +99,21 @@ def test_a_compacted_day_reads_the_newest_compacted_shard_and_what_came_after_it
     )
     listing = [compacted_key(1), compacted_key(2), key("s1"), key("s2"), key("s3"), key("s4")]
 
-    day = read_day(DAY, listing, bucket.read)
+    day = read_day(DAY, listing, bucket)
 
     assert bucket.reads == [compacted_key(2), key("s4")]
     assert day.last_sequence == 2
     assert [k for k, _ in day.read] == [compacted_key(2), key("s4")]
+
+
+def test_a_compacted_shard_gone_since_the_listing_is_skipped_and_its_shards_read() -> None:
+    # A concurrent run superseded it and deleted it between our listing and our read.
+    bucket = Bucket({key("s1"): shard("ab"), key("s2"): shard("c")})
+
+    day = read_day(DAY, [compacted_key(1), key("s1"), key("s2")], bucket)
+
+    assert [k for k, _ in day.read] == [key("s1"), key("s2")]
+    assert day.last_sequence == 1
 
 
 def test_two_compacted_shards_of_one_sequence_are_both_read() -> None:
@@ -114,7 +127,7 @@ def test_two_compacted_shards_of_one_sequence_are_both_read() -> None:
         }
     )
 
-    day = read_day(DAY, list(bucket.objects), bucket.read)
+    day = read_day(DAY, list(bucket.objects), bucket)
 
     assert sorted(bucket.reads) == [compacted_key(1, "aa"), compacted_key(1, "bb")]
     merged = merge_day(day, sealed=True)
@@ -167,7 +180,7 @@ def test_a_day_read_from_a_sealed_compacted_shard_says_so() -> None:
     for sealed in (False, True):
         bucket = Bucket({compacted_key(1): replace(shard("ab", replaces=(key("s1"),)), sealed=sealed)})
 
-        assert read_day(DAY, [key("s1"), compacted_key(1)], bucket.read).sealed is sealed
+        assert read_day(DAY, [key("s1"), compacted_key(1)], bucket).sealed is sealed
     assert merge_day(DayShards(DAY, ((key("s1"), shard("a")),), 0), sealed=True).sealed
 
 

@@ -216,6 +216,13 @@ class EmbeddingShardStore:
             keys += [item["Key"] for item in page.get("Contents", [])]
         return keys
 
+    def read_if_present(self, key: str) -> EmbeddingShard | None:
+        """The shard, or None if it is gone (a compacted shard a newer one superseded)."""
+        try:
+            return self.read(key)
+        except self._s3.exceptions.NoSuchKey:
+            return None
+
     def read(self, key: str) -> EmbeddingShard:
         body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         with np.load(io.BytesIO(body), allow_pickle=False) as data:
