@@ -35,7 +35,6 @@ from riskradar.models import ThemeAlert
 from riskradar.shard_compaction import (
     CompactedDay,
     DayShards,
-    compacted_sequence,
     days_to_compact,
     merge_day,
     read_day,
@@ -349,9 +348,9 @@ class ReclusterService:
                 failed.append(day.day)
                 continue
             compacted.append(CompactedDay(day.day, key, len(merged.report_ids), len(day.read) - 1))
-            superseded = [k for k in merged.replaces if compacted_sequence(k) is not None]
             try:
-                self.shards.delete_compacted(superseded)
+                # Those listed only: deleting a key again would leave a delete marker each time.
+                self.shards.delete_compacted(day.compacted_keys)
             except Exception:
                 logger.exception("superseded compacted shards of %s stay", day.day.isoformat())
         return Compaction(tuple(compacted), tuple(failed))

@@ -53,6 +53,8 @@ class DayShards:
     last_sequence: int
     #: The newest compacted shard read was written after the day was over.
     sealed: bool = False
+    #: Every compacted shard the day's listing held (what a new compacted shard supersedes).
+    compacted_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,9 @@ def read_day(day: date, keys: Sequence[str], shards: ShardSource) -> DayShards:
         done.append((key, shard))
     last = max((sequences[key] or 0 for key in compacted), default=0)
     newest = next((shard for key, shard in done if sequences[key] is not None), None)
-    return DayShards(day, tuple(done), last, sealed=newest is not None and newest.sealed)
+    return DayShards(
+        day, tuple(done), last, sealed=newest is not None and newest.sealed, compacted_keys=tuple(compacted)
+    )
 
 
 #: Objects a day may gather besides its compacted shard before it is compacted (again): each

@@ -103,6 +103,8 @@ def test_a_compacted_day_reads_the_newest_compacted_shard_and_what_came_after_it
 
     assert bucket.reads == [compacted_key(2), key("s4")]
     assert day.last_sequence == 2
+    # Both compacted shards are superseded by the next one: the listing names them.
+    assert set(day.compacted_keys) == {compacted_key(1), compacted_key(2)}
     assert [k for k, _ in day.read] == [compacted_key(2), key("s4")]
 
 

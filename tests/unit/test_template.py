@@ -544,10 +544,12 @@ def test_the_recluster_job_may_write_compacted_shards_and_no_other_shard(templat
     ]
     assert any(fnmatch.fnmatchcase(compacted_shard_key(day, 1), pattern) for pattern in deletable)
     assert not any(fnmatch.fnmatchcase(shard_key(day), pattern) for pattern in deletable), deletable
-    # What it deletes does not linger as noncurrent versions of the versioned bucket.
+    # What it deletes does not linger as noncurrent versions (nor delete markers) of the versioned bucket.
     rules = template.resources["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert any(
-        compacted_shard_key(day, 1).startswith(rule["Prefix"]) and rule["NoncurrentVersionExpiration"]
+        compacted_shard_key(day, 1).startswith(rule["Prefix"])
+        and rule["NoncurrentVersionExpiration"]
+        and rule.get("ExpiredObjectDeleteMarker") is True
         for rule in rules
         if rule["Status"] == "Enabled"
     )
