@@ -543,7 +543,14 @@ def test_the_recluster_job_may_write_compacted_shards_and_no_other_shard(templat
         if "s3:DeleteObject" in json.dumps(statement["Action"])
     ]
     assert any(fnmatch.fnmatchcase(compacted_shard_key(day, 1), pattern) for pattern in deletable)
-    assert not any(fnmatch.fnmatchcase(shard_key(day), pattern) for pattern in deletable), deletable
+    # No function may delete a triage shard (the online detector reads them by key for weeks).
+    for logical_id in template.functions():
+        for statement in _inline_statements(template, logical_id):
+            actions = json.dumps(statement.get("Action"))
+            if statement.get("Effect") != "Allow" or not ("s3:Delete" in actions or "s3:*" in actions):
+                continue
+            for pattern in _artifact_key_patterns(statement.get("Resource")):
+                assert not fnmatch.fnmatchcase(shard_key(day), pattern), (logical_id, statement)
     # What it deletes does not linger as noncurrent versions (nor delete markers) of the versioned bucket.
     rules = template.resources["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert any(
@@ -553,3 +560,21 @@ def test_the_recluster_job_may_write_compacted_shards_and_no_other_shard(templat
         for rule in rules
         if rule["Status"] == "Enabled"
     )
+
+
+def _inline_statements(template: SamTemplate, logical_id: str) -> list[dict[str, Any]]:
+    policies = template.resources[logical_id]["Properties"].get("Policies", [])
+    return [
+        statement
+        for policy in policies
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+    ]
+
+
+def _artifact_key_patterns(resource: Any) -> list[str]:
+    """The object-key patterns in the artifacts bucket a statement's Resource names."""
+    values = resource if isinstance(resource, list) else [resource]
+    subs = [value["Fn::Sub"] if isinstance(value, dict) else value for value in values]
+    prefix = "${ArtifactsBucket.Arn}/"
+    return [sub.removeprefix(prefix) for sub in subs if isinstance(sub, str) and sub.startswith(prefix)]
