@@ -270,12 +270,14 @@ def build(
     daily_shards = monthly_reports / 30 * shard_puts
     hourly_shards = daily_shards / 24
     reads_per_run = RECLUSTER_WINDOW_DAYS + 1 + hourly_shards
-    rewrites_today = hourly_shards > RECOMPACT_AFTER
-    compactions_a_month = 30 * (25 if rewrites_today else 1)
+    # Today's compacted shard is rewritten each time more than RECOMPACT_AFTER shards gathered (at
+    # most once a run), and each day is sealed once.
+    rewrites_per_run = min(1.0, daily_shards / (RECOMPACT_AFTER + 1) / 24)
+    compactions_a_month = 30 * (1 + 24 * rewrites_per_run)
     # Each day of the window is listed (LIST is billed as a PUT), 1,000 keys a page; shards stay.
     lists_per_run = (RECLUSTER_WINDOW_DAYS + 1) * math.ceil((daily_shards + 1) / 1000)
     shard_bytes = units(t_units, "bytes", "s3")  # per report, as triage writes them
-    moved_reports = window + (monthly_reports / 30 / 2 if rewrites_today else 0.0)
+    moved_reports = window + rewrites_per_run * monthly_reports / 30 / 2
     transfer_s = moved_reports * shard_bytes / (s3_mb_per_s * 1e6)
     run_calls = aws_calls(recluster["calls_per_run"]) - calls(recluster["calls_per_run"], "s3:GetObject")
     run_s = cluster_s + reads_per_run * s3_get_ms / 1000 + transfer_s + run_calls * latency_s

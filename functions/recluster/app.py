@@ -73,6 +73,10 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         metrics.add_metric(
             name="ShardDaysNotCompacted", unit=MetricUnit.Count, value=len(result.compaction.failed)
         )
+    if result.compaction.undeleted:
+        metrics.add_metric(
+            name="SupersededShardsNotDeleted", unit=MetricUnit.Count, value=len(result.compaction.undeleted)
+        )
     summary = {
         "snapshot_version": result.version,
         "reports": result.reports,
@@ -83,6 +87,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "digest": dict(result.digest.keys) if result.digest else None,
         "compacted_days": [day.day.isoformat() for day in result.compaction.compacted],
         "compaction_failed": [day.isoformat() for day in result.compaction.failed],
+        "compaction_undeleted": [day.isoformat() for day in result.compaction.undeleted],
     }
     if result.digest is None:
         metrics.add_metric(name="DigestsNotPublished", unit=MetricUnit.Count, value=1)

@@ -68,6 +68,8 @@ BUCKET = timedelta(days=1)
 COMPACTION_SETTLE = timedelta(hours=1)
 #: Compacting a day of ~30k reports takes about a second and a few hundred MB; a minute is plenty.
 COMPACTION_TIME_NEEDED_MS = 60_000
+#: Days compacted by one run at most (their shards stay in memory until the end of the run).
+COMPACTION_DAYS_PER_RUN = 3
 
 
 class WarmStartSource(Protocol):
@@ -142,6 +144,9 @@ class Compaction:
     compacted: tuple[CompactedDay, ...] = ()
     #: Days whose compacted shard could not be written (logged; the next run tries again).
     failed: tuple[date, ...] = ()
+    #: Days compacted whose superseded compacted shards could not be deleted (logged; only storage,
+    #: until the day is compacted again).
+    undeleted: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,10 +228,15 @@ class ReclusterService:
         window = window_from(days, start=start, end=now)
         # Only the days to compact stay in memory through the clustering (in steady state: yesterday).
         closed_before = (now - COMPACTION_SETTLE).date()
-        # The window's first day is partly outside it: it is left as it is.
+        # Only the days compacted this run stay in memory through the clustering: a few at a time,
+        # so that catching up (a first deployment, an outage) cannot exhaust the memory.
         due = days_to_compact(
-            days, first_full_day=start.date() + timedelta(days=1), closed_before=closed_before
-        )
+            days,
+            # The window's first day is partly outside it: it is left as it is.
+            first_full_day=start.date() + timedelta(days=1),
+            closed_before=closed_before,
+            today=now.date(),
+        )[:COMPACTION_DAYS_PER_RUN]
         del days
         # Verdicts, names and merges travel with theme ids: apply them to what this run carries on.
         curation = self.curation.all_curation() if self.curation else {}
@@ -336,6 +346,7 @@ class ReclusterService:
         no time left for; a superseded shard that cannot be deleted is only storage."""
         compacted: list[CompactedDay] = []
         failed: list[date] = []
+        undeleted: list[date] = []
         for index, day in enumerate(due):
             if time_left_ms is not None and time_left_ms() < COMPACTION_TIME_NEEDED_MS:
                 logger.warning("no time left to compact %d day(s); the next run will", len(due) - index)
@@ -353,7 +364,8 @@ class ReclusterService:
                 self.shards.delete_compacted(day.compacted_keys)
             except Exception:
                 logger.exception("superseded compacted shards of %s stay", day.day.isoformat())
-        return Compaction(tuple(compacted), tuple(failed))
+                undeleted.append(day.day)
+        return Compaction(tuple(compacted), tuple(failed), tuple(undeleted))
 
     def _digest(self, snapshot: ThemeSnapshot, stats: ThemeStats) -> DigestRef | None:
         """Publish the run's digest. The snapshot and alerts are out already: a digest that fails is

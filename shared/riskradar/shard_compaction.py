@@ -107,18 +107,25 @@ def days_to_compact(
     *,
     first_full_day: date,
     closed_before: date,
+    today: date,
     recompact_after: int = RECOMPACT_AFTER,
 ) -> list[DayShards]:
-    """The days worth compacting, of those wholly inside the window (from `first_full_day`):
-    a day that is over (before `closed_before`) and not sealed yet, read from more than one object;
-    any other read from more than `recompact_after` besides its compacted shard."""
+    """The days worth compacting, oldest first, of those wholly inside the window (from
+    `first_full_day`): a day that is over (before `closed_before`) and not sealed yet, read from
+    more than one object; the current day (`today`) and sealed days, read from more than
+    `recompact_after` besides the compacted shard. A day that is over but may still get shards (from
+    `closed_before` to `today`) waits, so that it is sealed in one rewrite."""
 
     def worth_it(day: DayShards) -> bool:
         if day.day < closed_before and not day.sealed:
             return len(day.read) > 1
+        if closed_before <= day.day < today:
+            return False
         return len(day.read) > recompact_after
 
-    return [day for day in days if day.day >= first_full_day and worth_it(day)]
+    return sorted(
+        (day for day in days if day.day >= first_full_day and worth_it(day)), key=lambda day: day.day
+    )
 
 
 def merge_day(day: DayShards, *, sealed: bool) -> EmbeddingShard:

@@ -6,7 +6,8 @@ one mocked stack (one bucket)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,7 +18,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from riskradar.adapters.s3 import EmbeddingShard, EmbeddingShardStore, ReportFacts, ThemeSnapshotStore
-from riskradar.recluster import COMPACTION_SETTLE, ReportWindow, read_days, window_from
+from riskradar.recluster import (
+    COMPACTION_DAYS_PER_RUN,
+    COMPACTION_SETTLE,
+    ReportWindow,
+    read_days,
+    window_from,
+)
 from riskradar.shard_compaction import RECOMPACT_AFTER, compacted_sequence
 from tests.helpers import ROOT, MockedFunction, mocked_function
 
@@ -131,15 +138,18 @@ def test_days_that_are_over_become_one_compacted_shard_each(recluster: MockedFun
     assert len(before) == (DAYS + 1) * 3 * 30
     assert len(reads_before) == (DAYS + 1) * 3 + 1
 
-    closed_before_run = closed_days()
+    # A first deployment onto existing history catches up a few days a run, oldest first.
+    compacted: list[str] = []
     first = run(recluster)
+    runs = [first]
+    while runs[-1]["compacted_days"]:
+        assert len(runs[-1]["compacted_days"]) <= COMPACTION_DAYS_PER_RUN
+        compacted += runs[-1]["compacted_days"]
+        runs.append(run(recluster))
+    assert len(runs) == -(-len(closed_days()) // COMPACTION_DAYS_PER_RUN) + 1
 
-    assert first["reports"] == len(before)
-    # (The run's clock is between the two: a day may close by the settle time while it runs.)
-    assert first["compacted_days"] in (
-        [d.isoformat() for d in closed_before_run],
-        [d.isoformat() for d in closed_days()],
-    )
+    assert {summary["reports"] for summary in runs} == {len(before)}
+    assert compacted == [d.isoformat() for d in closed_days()]
     assert first["compaction_failed"] == []
     for day in closed_days():
         keys = keys_of(recluster, day)
@@ -167,6 +177,10 @@ def test_a_rerun_reads_the_compacted_days_and_compacts_nothing_more(recluster: M
 
 
 def test_shards_arriving_for_a_compacted_day_are_read_then_folded_in(recluster: MockedFunction) -> None:
+    # Versioned, as template.yaml makes the bucket (moto's CloudFormation leaves that out).
+    boto3.client("s3").put_bucket_versioning(
+        Bucket=recluster.stack.physical_id("ArtifactsBucket"), VersioningConfiguration={"Status": "Enabled"}
+    )
     late_day = closed_days()[0]
     days_ago = next(d for d in range(DAYS + 1) if (NOW - timedelta(days=d, hours=2)).date() == late_day)
     moment = datetime.combine(late_day, datetime.min.time(), UTC) + timedelta(hours=12)
@@ -193,10 +207,27 @@ def test_shards_arriving_for_a_compacted_day_are_read_then_folded_in(recluster: 
     # The new compacted shard replaces the old one, which is deleted.
     sequences = sorted(s for s in map(compacted_sequence, keys_of(recluster, late_day)) if s is not None)
     assert sequences == [2]
+    # ... once: deleting a key again would leave a delete marker each time in the versioned bucket.
+    versions = boto3.client("s3").list_object_versions(
+        Bucket=recluster.stack.physical_id("ArtifactsBucket"), Prefix=f"embeddings/dt={late_day.isoformat()}/"
+    )
+    markers = Counter(marker["Key"] for marker in versions.get("DeleteMarkers", []))
+    assert list(markers.values()) == [1], markers
     now, reads = window_now(recluster)
     same_window(now, window)
     assert not set(late_keys) & set(reads)
     assert sum(key.split("/")[1] == f"dt={late_day.isoformat()}" for key in reads) == 1
+
+    # Once more: the third compacted shard replaces both earlier ones, and only the second (the one
+    # listed) is deleted now.
+    late_batches(recluster, late_day, RECOMPACT_AFTER + 1, name="latest")
+    assert run(recluster)["compacted_days"] == [late_day.isoformat()]
+    versions = boto3.client("s3").list_object_versions(
+        Bucket=recluster.stack.physical_id("ArtifactsBucket"), Prefix=f"embeddings/dt={late_day.isoformat()}/"
+    )
+    markers = Counter(marker["Key"] for marker in versions.get("DeleteMarkers", []))
+    assert sorted(map(compacted_sequence, markers)) == [1, 2]
+    assert set(markers.values()) == {1}, markers
 
 
 def test_a_compaction_without_time_or_refused_leaves_the_run_published_and_the_day_for_later(
@@ -235,16 +266,29 @@ def test_a_compaction_without_time_or_refused_leaves_the_run_published_and_the_d
     assert refused["compacted_days"] == []
     assert snapshots.current().version == version + 2
 
-    retried = run(recluster)
+    # The write goes through, the deletion of the compacted shard it supersedes does not: the run
+    # says so, and the next compaction of the day deletes it.
+    class NotDeleting(EmbeddingShardStore):
+        def delete_compacted(self, keys: Sequence[str]) -> None:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "DeleteObjects")
+
+    service.shards = NotDeleting(boto3.client("s3"), recluster.stack.physical_id("ArtifactsBucket"))
+    try:
+        retried = run(recluster)
+    finally:
+        service.shards = shards
     assert retried["compacted_days"] == [day.isoformat()]
-    assert retried["compaction_failed"] == []
+    assert (retried["compaction_failed"], retried["compaction_undeleted"]) == ([], [day.isoformat()])
+    assert sorted(s for s in map(compacted_sequence, keys_of(recluster, day)) if s) == [1, 2]
+    _, reads = window_now(recluster)
+    assert sum(key.split("/")[1] == f"dt={day.isoformat()}" for key in reads) == 1  # the newest only
 
 
 def test_the_current_day_is_compacted_once_enough_shards_gathered_and_sealed_when_over(
     recluster: MockedFunction,
 ) -> None:
     today = datetime.now(UTC).date()
-    late_batches(recluster, today, RECOMPACT_AFTER, name="today")  # with the 3 written first
+    late_batches(recluster, today, RECOMPACT_AFTER + 1, name="today")
 
     summary = run(recluster)
 
@@ -274,3 +318,27 @@ def test_the_current_day_is_compacted_once_enough_shards_gathered_and_sealed_whe
     again, reads = window_now(recluster)
     same_window(again, window)
     assert sum(k.split("/")[1] == f"dt={day.isoformat()}" for k in reads) == 1
+
+
+def test_a_day_just_over_waits_for_the_settle_time_then_is_sealed(recluster: MockedFunction) -> None:
+    # Runs at 00:30 and 01:30 after a day that was compacted while it still grew.
+    day = closed_days()[4]
+    shards = store(recluster)
+    newest = max((k for k in keys_of(recluster, day) if compacted_sequence(k)), key=compacted_sequence)
+    before = shards.read(newest)
+    shards.write_compacted(
+        replace(before, sealed=False, replaces=(newest, *before.replaces)), compacted_sequence(newest) + 1
+    )
+    late_batches(recluster, day, RECOMPACT_AFTER + 1, name="last-hour")
+    midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+    service = recluster.module.service
+    clock = service.clock
+    try:
+        service.clock = lambda: midnight + timedelta(minutes=30)
+        assert day.isoformat() not in run(recluster)["compacted_days"]
+        service.clock = lambda: midnight + timedelta(minutes=90)
+        assert day.isoformat() in run(recluster)["compacted_days"]
+    finally:
+        service.clock = clock
+    (key,) = [k for k in keys_of(recluster, day) if compacted_sequence(k)]
+    assert shards.read(key).sealed

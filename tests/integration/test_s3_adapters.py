@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from riskradar.adapters.s3 import (
@@ -104,6 +105,29 @@ def test_a_compacted_shard_is_listed_with_its_day_and_keeps_what_it_replaces(s3:
     assert store.read_if_present(key) is None
     assert store.read_if_present(sealed) is not None
     assert sorted(store.keys_for_day(date(2026, 11, 20))) == sorted([*written, sealed])
+
+
+def test_deleting_compacted_shards_goes_1000_keys_a_request_and_raises_on_refused_keys() -> None:
+    class Client:
+        """What DeleteObjects answers: it refuses the keys named in `refused`, per key."""
+
+        def __init__(self, refused: set[str]) -> None:
+            self.refused = refused
+            self.requests: list[int] = []
+
+        def delete_objects(self, **request: Any) -> dict[str, Any]:
+            keys = [item["Key"] for item in request["Delete"]["Objects"]]
+            self.requests.append(len(keys))
+            errors = [{"Key": k, "Code": "AccessDenied", "Message": "no"} for k in keys if k in self.refused]
+            return {"Errors": errors} if errors else {}
+
+    keys = [f"embeddings/dt=2026-11-20/compacted-{n:06d}-ab.npz" for n in range(2500)]
+    client = Client(refused=set())
+    EmbeddingShardStore(client, BUCKET).delete_compacted(keys)
+    assert client.requests == [1000, 1000, 500]
+
+    with pytest.raises(ClientError, match="AccessDenied"):
+        EmbeddingShardStore(Client(refused={keys[3]}), BUCKET).delete_compacted(keys[:10])
 
 
 def test_texts_round_trip_whatever_their_length_and_script(s3: Any) -> None:

@@ -187,24 +187,39 @@ def test_a_day_read_from_a_sealed_compacted_shard_says_so() -> None:
 
 
 @pytest.mark.parametrize(
-    ("day", "sealed", "others", "due"),
+    ("day", "sealed", "others", "today", "due"),
     [
-        (date(2026, 11, 10), False, 1, True),  # over, not sealed: one more object is enough
-        (date(2026, 11, 10), False, 0, False),  # already one object
-        (date(2026, 11, 10), True, RECOMPACT_AFTER - 1, False),  # sealed: a few late shards wait
-        (date(2026, 11, 10), True, RECOMPACT_AFTER, True),
-        (date(2026, 11, 20), False, RECOMPACT_AFTER - 1, False),  # the current day waits ...
-        (date(2026, 11, 20), False, RECOMPACT_AFTER, True),  # ... for enough shards
-        (date(2026, 11, 9), False, 5, False),  # the window's first day, partly outside it
+        (date(2026, 11, 10), False, 1, date(2026, 11, 20), True),  # over, not sealed: one more object
+        (date(2026, 11, 10), False, 0, date(2026, 11, 20), False),  # already one object
+        (date(2026, 11, 10), True, RECOMPACT_AFTER - 1, date(2026, 11, 20), False),  # sealed: late
+        (date(2026, 11, 10), True, RECOMPACT_AFTER, date(2026, 11, 20), True),  # shards wait
+        (date(2026, 11, 20), False, RECOMPACT_AFTER - 1, date(2026, 11, 20), False),  # the current day
+        (date(2026, 11, 20), False, RECOMPACT_AFTER, date(2026, 11, 20), True),  # waits for enough
+        # Over, but within the settle time (the run is at 00:30 on the 21st): it waits, to be sealed
+        # in one rewrite after it, however many shards it holds.
+        (date(2026, 11, 20), False, RECOMPACT_AFTER, date(2026, 11, 21), False),
+        (date(2026, 11, 9), False, 5, date(2026, 11, 20), False),  # the window's first day, partly outside it
     ],
 )
-def test_days_to_compact(day: date, sealed: bool, others: int, due: bool) -> None:
+def test_days_to_compact(day: date, sealed: bool, others: int, today: date, due: bool) -> None:
     compacted = (compacted_key(1), replace(shard("ab", replaces=(key("s1"),)), sealed=sealed))
     late = [(key(f"late{i}"), shard("c")) for i in range(others)]
     chosen = days_to_compact(
         [DayShards(day, (compacted, *late), 1, sealed=sealed)],
         first_full_day=date(2026, 11, 10),
         closed_before=date(2026, 11, 20),
+        today=today,
     )
 
     assert bool(chosen) is due
+
+
+def test_days_to_compact_come_oldest_first() -> None:
+    two = ((key("s1"), shard("a")), (key("s2"), shard("b")))
+    days = [DayShards(date(2026, 11, d), two, 0) for d in (15, 11, 13)]
+
+    chosen = days_to_compact(
+        days, first_full_day=date(2026, 11, 10), closed_before=date(2026, 11, 20), today=date(2026, 11, 20)
+    )
+
+    assert [day.day.day for day in chosen] == [11, 13, 15]

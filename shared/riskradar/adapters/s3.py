@@ -188,7 +188,7 @@ class EmbeddingShardStore:
             raise ValueError(f"a shard of {len(shard.report_ids)} reports with {len(shard.texts)} texts")
         arrays: dict[str, Any] = _facts_arrays(shard.facts)
         if shard.replaces:
-            arrays["replaces"] = np.array(shard.replaces, dtype=np.str_)
+            arrays |= _packed_strings("replaced", shard.replaces)
             arrays["sealed"] = np.array(shard.sealed)
         buffer = io.BytesIO()
         np.savez(
@@ -197,7 +197,7 @@ class EmbeddingShardStore:
             report_ids=np.array(shard.report_ids, dtype=np.str_),
             theme_ids=np.array(shard.theme_ids, dtype=np.str_),
             created_at=shard.created_at.astype(np.float64),
-            **_packed_texts(shard.texts),
+            **_packed_strings("text", shard.texts),
             **arrays,
         )
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=buffer.getvalue())
@@ -233,9 +233,9 @@ class EmbeddingShardStore:
                 theme_ids=tuple(str(v) for v in data["theme_ids"]),
                 created_at=data["created_at"],
                 vectors=data["vectors"],
-                texts=_unpacked_texts(data),
+                texts=_unpacked_strings(data, "text", "texts"),
                 facts=_facts_from(data),
-                replaces=tuple(str(v) for v in data["replaces"]) if "replaces" in data.files else (),
+                replaces=_unpacked_strings(data, "replaced", "replaces"),
                 sealed=bool(data["sealed"]) if "sealed" in data.files else False,
             )
 
@@ -472,26 +472,25 @@ def _status(error: ClientError) -> int:
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
-def _packed_texts(texts: Sequence[str]) -> dict[str, Any]:
-    """Texts as their UTF-8 bytes end to end plus where each ends: a fixed-width string array
-    would pad every text to the longest (a compacted day with one 5,000-character report would
-    take 20 KB a row)."""
-    encoded = [text.encode() for text in texts]
+def _packed_strings(name: str, values: Sequence[str]) -> dict[str, Any]:
+    """Strings as their UTF-8 bytes end to end (`<name>_bytes`) plus where each ends (`<name>_ends`):
+    a fixed-width numpy string array pads every value to the longest, in UTF-32 (a compacted day
+    with one 5,000-character report would take 20 KB a row)."""
+    encoded = [value.encode() for value in values]
     return {
-        "text_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
-        "text_ends": np.cumsum([len(item) for item in encoded], dtype=np.int64),
+        f"{name}_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        f"{name}_ends": np.cumsum([len(item) for item in encoded], dtype=np.int64),
     }
 
 
-def _unpacked_texts(data: Any) -> tuple[str, ...]:
-    """The texts `_packed_texts` wrote, or the fixed-width array shards carried before it."""
-    if "text_bytes" in data.files:
-        raw = data["text_bytes"].tobytes()
-        return tuple(
-            raw[start:end].decode() for start, end in itertools.pairwise([0, *data["text_ends"].tolist()])
-        )
-    if "texts" in data.files:
-        return tuple(str(v) for v in data["texts"])
+def _unpacked_strings(data: Any, name: str, fixed_width_name: str) -> tuple[str, ...]:
+    """The strings `_packed_strings` wrote, or the fixed-width array shards carried before it."""
+    if f"{name}_bytes" in data.files:
+        raw = data[f"{name}_bytes"].tobytes()
+        ends = data[f"{name}_ends"].tolist()
+        return tuple(raw[start:end].decode() for start, end in itertools.pairwise([0, *ends]))
+    if fixed_width_name in data.files:
+        return tuple(str(v) for v in data[fixed_width_name])
     return ()
 
 
