@@ -82,6 +82,17 @@ def run(function: MockedFunction) -> dict[str, Any]:
     return summary
 
 
+def run_with(function: MockedFunction, store_class: type[EmbeddingShardStore]) -> dict[str, Any]:
+    """One run whose shard store is `store_class` (a store that fails somewhere, as S3 could)."""
+    service = function.module.service
+    shards = service.shards
+    service.shards = store_class(boto3.client("s3"), function.stack.physical_id("ArtifactsBucket"))
+    try:
+        return run(function)
+    finally:
+        service.shards = shards
+
+
 def window_now(function: MockedFunction) -> tuple[ReportWindow, list[str]]:
     """The recluster window as a run now would read it, and the keys it read."""
     shards = store(function)
@@ -249,18 +260,11 @@ def test_a_compaction_without_time_or_refused_leaves_the_run_published_and_the_d
     )
 
     # S3 refuses the write (as a missing grant would): the run still publishes, the day is reported.
-    service = recluster.module.service
-    shards = service.shards
-
     class Refusing(EmbeddingShardStore):
         def write_compacted(self, shard: EmbeddingShard, sequence: int) -> str:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "PutObject")
 
-    service.shards = Refusing(boto3.client("s3"), recluster.stack.physical_id("ArtifactsBucket"))
-    try:
-        refused = run(recluster)
-    finally:
-        service.shards = shards
+    refused = run_with(recluster, Refusing)
     assert refused["snapshot_version"] == version + 2
     assert refused["compaction_failed"] == [day.isoformat()]
     assert refused["compacted_days"] == []
@@ -272,11 +276,7 @@ def test_a_compaction_without_time_or_refused_leaves_the_run_published_and_the_d
         def delete_compacted(self, keys: Sequence[str]) -> None:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "DeleteObjects")
 
-    service.shards = NotDeleting(boto3.client("s3"), recluster.stack.physical_id("ArtifactsBucket"))
-    try:
-        retried = run(recluster)
-    finally:
-        service.shards = shards
+    retried = run_with(recluster, NotDeleting)
     assert retried["compacted_days"] == [day.isoformat()]
     assert (retried["compaction_failed"], retried["compaction_undeleted"]) == ([], [day.isoformat()])
     assert sorted(s for s in map(compacted_sequence, keys_of(recluster, day)) if s) == [1, 2]
