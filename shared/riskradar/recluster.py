@@ -1,13 +1,13 @@
 """The recluster use case: the recent window of reports in, a new versioned theme snapshot out.
 
 One run: read the window's embedding shards from S3 in bulk (deduplicated by report id: a
-redelivered batch may have written a report twice; a day that is over is read from its compacted
-shard, riskradar.shard_compaction), cluster them (riskradar.clustering), give each
+redelivered batch may have written a report twice; a day with a compacted shard is read from it,
+riskradar.shard_compaction), cluster them (riskradar.clustering), give each
 cluster its theme identity (riskradar.theme_identity: ids, names and verdicts survive reruns),
 label it (riskradar.theme_labels), score how surprising each theme's recent volume is
 (riskradar.emerging), tie the online detector's provisional themes to the themes they became
 (riskradar.theme_identity.link_online_precursors), publish the snapshot (objects first, pointer
-last), alert on themes that have just become emerging, and compact the days that are over.
+last), alert on themes that have just become emerging, and compact the days read from many shards.
 """
 
 from __future__ import annotations
@@ -226,7 +226,6 @@ class ReclusterService:
         start = now - timedelta(days=self.window_days)
         days = read_days(self.shards, start=start, end=now)
         window = window_from(days, start=start, end=now)
-        # Only the days to compact stay in memory through the clustering (in steady state: yesterday).
         closed_before = (now - COMPACTION_SETTLE).date()
         # Only the days compacted this run stay in memory through the clustering: a few at a time,
         # so that catching up (a first deployment, an outage) cannot exhaust the memory.

@@ -9,10 +9,12 @@ has just read them all, writes a day's objects as one *compacted shard* beside t
 everything it replaces. Readers read a day's compacted shards newest (highest sequence) first and
 skip every key a compacted shard they read replaces.
 
-When: a day that is over, as soon as it is read from more than one object (the compacted shard is
-*sealed*); the current day, and a sealed day that late shards arrive for (a redriven batch, a
-backdated report), once `RECOMPACT_AFTER` objects gathered besides its compacted shard — each
-compaction rewrites the whole day, so it is not done for every shard.
+When (`days_to_compact`): a day that has been over for the job's settle time (an hour), as soon as
+it is read from more than one object (the compacted shard is *sealed*; within the settle time the
+day waits, to be sealed in one rewrite); the current day, and a sealed day that late shards arrive
+for (a redriven batch, a backdated report), once `RECOMPACT_AFTER` objects gathered besides its
+compacted shard — each compaction rewrites the whole day, so it is not done for every shard. The
+job compacts a few days a run (`riskradar.recluster.COMPACTION_DAYS_PER_RUN`), oldest first.
 
 Triage shards are never deleted: the online detector reads them by key for weeks. A compacted
 shard that a newer one replaces is deleted (only the recluster job reads compacted shards, one run
