@@ -4,8 +4,8 @@ online detector), theme snapshots, and the online detector's state.
 Layout in the artifacts bucket:
 
     embeddings/dt=YYYY-MM-DD/<shard id>.npz   one shard per triaged batch and day: vectors, ids, texts
-    embeddings/dt=YYYY-MM-DD/compacted-<sequence>-<id>.npz   a whole day in one, written by the
-                                              recluster job once the day is over (riskradar.shard_compaction)
+    embeddings/dt=YYYY-MM-DD/compacted-<sequence>-<id>.npz   the day's shards (so far) in one,
+                                              written by the recluster job (riskradar.shard_compaction)
     themes/v<version>/manifest.json           a published snapshot: theme metadata ...
     themes/v<version>/centroids.npy           ... its centroids ...
     themes/v<version>/members.npz             ... each theme's member report ids in that run ...
