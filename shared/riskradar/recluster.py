@@ -36,6 +36,7 @@ from riskradar.shard_compaction import (
     CompactedDay,
     DayShards,
     days_to_compact,
+    latest_copies,
     merge_day,
     read_day,
 )
@@ -174,33 +175,23 @@ def read_days(shards: EmbeddingShardStore, *, start: datetime, end: datetime) ->
 
 
 def window_from(days: Sequence[DayShards], *, start: datetime, end: datetime) -> ReportWindow:
-    """The reports created from `start` to `end`, each once (the copy read last)."""
-    loaded: list[EmbeddingShard] = []
-    # Where each report's latest copy is: (shard, row).
-    latest: dict[str, tuple[int, int]] = {}
-    for day in days:
-        for _, shard in day.read:
-            inside = [
-                row
-                for row in range(len(shard.report_ids))
-                if start.timestamp() <= float(shard.created_at[row]) <= end.timestamp()
-            ]
-            if not inside:
-                continue
-            loaded.append(shard)
-            for row in inside:
-                latest[shard.report_ids[row]] = (len(loaded) - 1, row)
-    ids = tuple(sorted(latest))
-    if not ids:
+    """The reports created from `start` to `end`, each once (the copy read last), by report id."""
+
+    def inside(shard: EmbeddingShard) -> npt.NDArray[np.bool_]:
+        return (shard.created_at >= start.timestamp()) & (shard.created_at <= end.timestamp())
+
+    latest = latest_copies([shard for day in days for _, shard in day.read], day=end.date(), keep=inside)
+    if not latest.report_ids:
         return ReportWindow((), (), np.zeros(0), np.zeros((0, 0), dtype=np.float32), ReportFacts.unknown(0))
-    where = [latest[report_id] for report_id in ids]
-    facts = [shard.facts or ReportFacts.unknown(len(shard.report_ids)) for shard in loaded]
+    # By report id: the clustering's result depends on the order of its input.
+    order = sorted(range(len(latest.report_ids)), key=latest.report_ids.__getitem__)
+    facts = latest.facts or ReportFacts.unknown(len(order))
     return ReportWindow(
-        report_ids=ids,
-        texts=tuple(loaded[s].texts[row] if loaded[s].texts else "" for s, row in where),
-        times=np.array([loaded[s].created_at[row] for s, row in where], dtype=np.float64),
-        vectors=np.stack([loaded[s].vectors[row] for s, row in where]).astype(np.float32),
-        facts=ReportFacts.concatenate([facts[s].take([row]) for s, row in where]),
+        report_ids=tuple(latest.report_ids[row] for row in order),
+        texts=tuple(latest.texts[row] for row in order),
+        times=latest.created_at[order],
+        vectors=latest.vectors[order],
+        facts=facts.take(order),
     )
 
 

@@ -24,12 +24,14 @@ between its writes, a deletion that failed) costs a GET, never a report counted 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from riskradar.adapters.s3 import EmbeddingShard, ReportFacts, compacted_sequence
 
@@ -40,6 +42,7 @@ __all__ = [
     "ShardSource",
     "compacted_sequence",
     "days_to_compact",
+    "latest_copies",
     "merge_day",
     "read_day",
 ]
@@ -130,35 +133,50 @@ def days_to_compact(
     )
 
 
-def merge_day(day: DayShards, *, sealed: bool) -> EmbeddingShard:
-    """One shard holding every report of the day once (the copy read last: a shard written after a
-    compaction wins over it) and the keys of every object it replaces; `sealed`: the day is over."""
+def latest_copies(
+    shards: Sequence[EmbeddingShard],
+    *,
+    day: date,
+    keep: Callable[[EmbeddingShard], npt.NDArray[np.bool_]] | None = None,
+) -> EmbeddingShard:
+    """Every report of `shards` once, as one shard of `day`: the copy in the last shard that holds
+    it (of the rows `keep` selects, if given), grouped by the shard it came from."""
     location: dict[str, tuple[int, int]] = {}
-    for part, (_, shard) in enumerate(day.read):
-        for row, report_id in enumerate(shard.report_ids):
-            location[report_id] = (part, row)
-    kept: list[list[int]] = [[] for _ in day.read]
+    for part, shard in enumerate(shards):
+        rows = range(len(shard.report_ids)) if keep is None else np.flatnonzero(keep(shard)).tolist()
+        for row in rows:
+            location[shard.report_ids[row]] = (part, row)
+    kept: list[list[int]] = [[] for _ in shards]
     for part, row in location.values():
         kept[part].append(row)
-    shards = [shard for _, shard in day.read]
     taken = [
-        (shard, np.array(sorted(rows), dtype=np.int64)) for shard, rows in zip(shards, kept, strict=True)
+        (shard, np.array(sorted(rows), dtype=np.int64))
+        for shard, rows in zip(shards, kept, strict=True)
+        if rows
     ]
-    taken = [(shard, rows) for shard, rows in taken if len(rows)]
-    replaces = {key for key, _ in day.read}
-    for shard in shards:
-        replaces.update(shard.replaces)
+    if not taken:
+        return EmbeddingShard(
+            day, (), (), np.zeros(0), np.zeros((0, 0), dtype=np.float32), (), ReportFacts.unknown(0)
+        )
     return EmbeddingShard(
-        day=day.day,
+        day=day,
         report_ids=tuple(shard.report_ids[r] for shard, rows in taken for r in rows.tolist()),
         theme_ids=tuple(shard.theme_ids[r] for shard, rows in taken for r in rows.tolist()),
         created_at=np.concatenate([shard.created_at[rows] for shard, rows in taken]).astype(np.float64),
         vectors=np.concatenate([shard.vectors[rows] for shard, rows in taken]).astype(np.float32),
-        # Shards written before they carried texts give "" (as the window reader does).
+        # Shards written before they carried texts give "".
         texts=tuple(shard.texts[r] if shard.texts else "" for shard, rows in taken for r in rows.tolist()),
         facts=ReportFacts.concatenate(
             [(shard.facts or ReportFacts.unknown(len(shard.report_ids))).take(rows) for shard, rows in taken]
         ),
-        replaces=tuple(sorted(replaces)),
-        sealed=sealed,
     )
+
+
+def merge_day(day: DayShards, *, sealed: bool) -> EmbeddingShard:
+    """One shard holding every report of the day once (the copy read last: a shard written after a
+    compaction wins over it) and the keys of every object it replaces; `sealed`: the day is over."""
+    replaces = {key for key, _ in day.read}
+    for _, shard in day.read:
+        replaces.update(shard.replaces)
+    merged = latest_copies([shard for _, shard in day.read], day=day.day)
+    return dataclasses.replace(merged, replaces=tuple(sorted(replaces)), sealed=sealed)
