@@ -54,9 +54,14 @@ def test_no_accepted_report_is_lost_doubled_or_half_written_under_faults(
     assert run.after.stored == run.after.accepted
     assert run.after.poison_in_dlq_with_reason == run.after.poison_injected  # no faults in the redrive
     assert run.after.signals == run.after.accepted
-    # The faults did happen (their kinds vary with the batching; together they are many).
+    # The faults did happen (their kinds vary with the batching; together they are many). How many
+    # invocations fail depends on how many there are (80-100, with the batching) and on which calls
+    # the timeouts' budgets land: 4-18 of them in six runs, so a floor of 5 on them alone failed
+    # one of the six. Failed invocations and exhausted throttles (errors that reach the handler)
+    # together: 12-25 in those runs.
     ledger = run.ledger
-    assert ledger.failed_invocations >= 5
+    assert ledger.failed_invocations >= 1
+    assert ledger.failed_invocations + ledger.throttles_exhausted >= 5
     assert ledger.throttled_attempts > 0
     assert ledger.redeliveries > 0
     assert ledger.poison_messages
