@@ -82,8 +82,19 @@ chromium:
 	  fi; \
 	fi
 
+# Each test suite (each folder of tests/ with test files at any depth) runs in a Python process of
+# its own, as each function runs in a container of its own: the end-to-end suite's session-wide
+# local stack (servers, threads, the loaded model) never shares a process with the integration
+# tests. Every suite runs even when one fails; make test fails if any did.
+TEST_SUITES := $(shell find tests -name 'test_*.py' | cut -d/ -f1-2 | sort -u)
+
 test: $(VENV)/.installed $(LINT_VENV)/.installed lint typecheck chromium
-	RISKRADAR_CHECKOV=$(LINT_VENV)/bin/checkov $(PY) -m pytest
+	@failed=""; \
+	for suite in $(TEST_SUITES); do \
+	  echo "pytest $$suite"; \
+	  RISKRADAR_CHECKOV=$(LINT_VENV)/bin/checkov $(PY) -m pytest $$suite || failed="$$failed $$suite"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: failed in$$failed"; exit 1; fi
 
 bench-import: $(VENV)/.installed
 	$(PY) benchmarks/intake_cold_import.py
