@@ -11,7 +11,7 @@ reasons' points always sum to the unclamped score minus the base.
 | factor               | points (defaults)                                                            |
 |----------------------|------------------------------------------------------------------------------|
 | `theme_verdict`      | fraud +30, abuse +20, needs_review +5, benign -25                            |
-| `emerging_theme`     | +10                                                                          |
+| `emerging_theme`     | +10, while the theme has no verdict                                          |
 | `money_at_risk`      | +8 per tenfold above 10 USD, capped at +24 (reached at 10,000 USD)           |
 | `reporter_role`      | user 0, seller +5, creator +5                                                |
 | `distinct_reporters` | +8 per doubling (2 → 8, 3 → 13, 4 → 16), capped at +24 (8 reporters)         |
@@ -581,7 +581,7 @@ def _factors(inputs: ScoreInputs, config: ScoringConfig) -> Iterator[ScoreReason
     theme = f'Theme "{inputs.theme_label}"' if inputs.theme_label else "This report's theme"
     if inputs.theme_verdict is not None:
         yield _theme_verdict(theme, inputs.theme_verdict, config.theme_verdict)
-    if inputs.theme_emerging:
+    if inputs.theme_emerging and inputs.theme_verdict is None:  # once judged, the verdict speaks for it
         yield ScoreReason(
             "emerging_theme",
             config.emerging_theme,

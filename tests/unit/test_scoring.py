@@ -312,6 +312,14 @@ def test_cues_add_up_to_the_cap_and_list_the_most_severe_first() -> None:
     assert capped.detail.endswith(": 8 severity cues; capped at 30 points")
 
 
+@pytest.mark.parametrize("verdict", ["fraud", "abuse", "benign", "needs_review"])
+def test_an_emerging_theme_with_a_verdict_gets_no_not_yet_reviewed_points(verdict: str) -> None:
+    reasons = score_report(inputs(theme_emerging=True, theme_verdict=verdict), DEFAULT_CONFIG).reasons
+    assert [r.factor for r in reasons if r.factor.startswith("theme_") or r.factor == "emerging_theme"] == [
+        "theme_verdict"
+    ]
+
+
 # --- clamping, routing, ordering -----------------------------------------------------------------------
 
 EVERYTHING = inputs(
@@ -330,8 +338,9 @@ def test_the_score_is_clamped_to_100_but_the_reasons_keep_their_points() -> None
     score = score_report(EVERYTHING, DEFAULT_CONFIG)
     assert score.score == 100
     assert score.priority is Priority.CRITICAL
-    assert BASE + sum(r.points for r in score.reasons) == 158
-    assert len(score.reasons) == 7
+    assert BASE + sum(r.points for r in score.reasons) == 148
+    # Every factor but emerging_theme: a theme with a verdict was reviewed.
+    assert len(score.reasons) == 6
 
 
 def test_the_score_is_clamped_to_0() -> None:
