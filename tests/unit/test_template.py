@@ -562,6 +562,24 @@ def test_the_recluster_job_may_write_compacted_shards_and_no_other_shard(templat
     )
 
 
+def test_every_function_that_reads_artifacts_may_list_the_bucket(template: SamTemplate) -> None:
+    """S3 answers a GetObject of a missing key with 403, not 404 (NoSuchKey), unless the caller may
+    list the bucket; the adapters read "no snapshot / digest / state yet" from NoSuchKey."""
+    for logical_id in template.functions():
+        statements = [s for s in _inline_statements(template, logical_id) if s.get("Effect") == "Allow"]
+        reads = any(
+            "s3:GetObject" in json.dumps(s.get("Action")) and _artifact_key_patterns(s.get("Resource"))
+            for s in statements
+        )
+        lists = any(
+            "s3:ListBucket" in json.dumps(s.get("Action"))
+            and s.get("Resource")
+            in ({"Fn::GetAtt": "ArtifactsBucket.Arn"}, {"Fn::GetAtt": ["ArtifactsBucket", "Arn"]})
+            for s in statements
+        )
+        assert lists or not reads, f"{logical_id} reads the artifacts bucket but may not list it"
+
+
 def _inline_statements(template: SamTemplate, logical_id: str) -> list[dict[str, Any]]:
     policies = template.resources[logical_id]["Properties"].get("Policies", [])
     return [
