@@ -8,6 +8,7 @@ its errors map once to responses: 403 (role or business not allowed), 404, 409, 
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -225,7 +226,8 @@ def post_digest() -> Response[Any]:
 @app.get("/v1/audit")
 def list_audit() -> Response[Any]:
     raw_limit = query("limit") or "50"
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_AUDIT_PAGE:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if re.fullmatch(r"[0-9]{1,6}", raw_limit) is None or not 1 <= int(raw_limit) <= MAX_AUDIT_PAGE:
         raise _invalid([FieldError("limit", f"must be a whole number from 1 to {MAX_AUDIT_PAGE}")])
     entries, cursor = service.audit(
         principal(), limit=int(raw_limit), before=query("before"), target_id=query("target_id")

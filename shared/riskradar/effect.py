@@ -130,8 +130,8 @@ class EffectConfig:
     before_days: int = 14
     #: Days after the start measured (from the start, or from the end of the ramp).
     after_days: int = 14
-    #: Days from the start left out of both windows while the intervention rolls out (a change made
-    #: in the afternoon only half-applies to its first day: use 1 for that).
+    #: Days from the start left out of both windows while the intervention rolls out. A change made
+    #: in the afternoon only half-applies to its first day: the strategist service adds one for it.
     ramp_days: int = 0
     #: Fewer days than this in the before-window (the series does not reach back): not enough data.
     min_before_days: int = 7
@@ -511,7 +511,8 @@ def measure_effect(
     `days` are consecutive calendar days; `treated` the treated theme's reports on each, `volume`
     all the business's reports on each (the treated theme and the controls included), `controls` the
     control themes' (see `select_controls`). `start` is the first day in effect, `end` the day it was
-    lifted (not in effect), if it was. Only days before `today` count: today's counts are not complete.
+    lifted (not in effect), if it was: lifted on its first day, nothing can be measured. Only days
+    before `today` count: today's counts are not complete.
     Days outside the windows are ignored, so a whole 30-day series can be passed.
     """
     config = config or EffectConfig()
@@ -527,8 +528,8 @@ def measure_effect(
         )
     if np.any(treated_days + control_days > volume_days):
         raise ValueError("volume must count every report of the business: it is below treated + controls")
-    if end is not None and end <= start:
-        raise ValueError(f"end ({end}) must be after start ({start})")
+    if end is not None and end < start:
+        raise ValueError(f"end ({end}) must not be before start ({start})")
 
     before_first, before_last, after_first, after_last = _nominal_windows(start, end, config)
     last_complete = today - timedelta(days=1)

@@ -125,7 +125,10 @@ def test_the_strategist_loop_from_verdict_to_triage_score(
     assert created.status_code == 201, created.text
     effect = requests.get(f"{api_url}{created.headers['Location']}/effect", headers=viewer, timeout=30)
     assert effect.status_code == 200
-    assert effect.json()["status"] == "pending"  # it started just now
+    # It started just now, and the theme's reports all arrived today: there is no baseline before
+    # the start, and waiting cannot add one.
+    assert effect.json()["status"] == "not_enough_data"
+    assert "baseline" in effect.json()["reason"]
 
     audit = requests.get(f"{api_url}/v1/audit", params={"limit": "10"}, headers=viewer, timeout=30).json()
     actions = [(e["action"], e["target_id"], e["actor"]) for e in audit["entries"][:2]]

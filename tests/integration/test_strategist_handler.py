@@ -251,6 +251,36 @@ def test_a_strategist_limited_to_shop_cannot_judge_a_theme_that_also_hits_paymen
     assert "payments" in body["error"]["message"]
 
 
+@pytest.mark.parametrize("businesses", ["[]", "", " "])
+def test_an_empty_businesses_claim_allows_acting_on_no_business(api: MockedFunction, businesses: str) -> None:
+    """An administrator who empties a strategist's businesses takes them all away (an absent claim,
+    or `*`, is every business)."""
+    status, body, _ = call(
+        api, event("strategist_post_verdict", businesses=businesses, path_parameters={"theme_id": PARCEL})
+    )
+    assert status == 403
+    assert "no business" in body["error"]["message"]
+    assert audit_store(api).curation(PARCEL) is None
+
+
+def test_only_a_strategist_for_every_business_may_judge_a_theme_without_reports_in_the_window(
+    api: MockedFunction,
+) -> None:
+    """A dormant theme's businesses are unknown; its verdict applies wherever it reappears."""
+    status, body, _ = call(
+        api,
+        event(
+            "strategist_post_verdict",
+            businesses="[shop payments live ads]",
+            path_parameters={"theme_id": DORMANT},
+            body={"verdict": "fraud"},
+        ),
+    )
+    assert status == 403
+    assert "unknown" in body["error"]["message"]
+    assert audit_store(api).curation(DORMANT) is None
+
+
 def test_a_verdict_is_stored_with_its_audit_entry_and_shown_at_once(api: MockedFunction) -> None:
     request = event(
         "strategist_post_verdict",
@@ -392,6 +422,14 @@ def test_merge_records_both_sides_and_the_merged_theme_is_then_read_only(api: Mo
     assert PARCEL in body["error"]["message"]
     entries, _ = audit_store(api).audit_entries(target_id=DORMANT)
     assert entries[0].action is AuditAction.MERGE
+    # The theme merged into changed too (it absorbed DORMANT): its trail shows the same entry.
+    status, trail, _ = call(
+        api, event("strategist_list_audit", roles="[viewer]", query={"target_id": PARCEL, "limit": "10"})
+    )
+    assert status == 200
+    merges = [entry for entry in trail["entries"] if entry["action"] == "merge"]
+    assert [(entry["target_id"], entry["also_changed"]) for entry in merges] == [(DORMANT, [PARCEL])]
+    assert merges[0]["audit_id"] == entries[0].audit_id
 
 
 @pytest.mark.parametrize(
@@ -490,7 +528,7 @@ def test_the_audit_trail_lists_newest_first_in_pages(api: MockedFunction) -> Non
     assert len(set(ids)) == len(ids)
 
 
-@pytest.mark.parametrize("limit", ["0", "201", "ten", "-1"])
+@pytest.mark.parametrize("limit", ["0", "201", "ten", "-1", "\u00b2", "\u0663", "9" * 5000])
 def test_a_bad_page_size_is_refused(api: MockedFunction, limit: str) -> None:
     status, body, _ = call(api, event("strategist_list_audit", roles="[viewer]", query={"limit": limit}))
     assert status == 422
@@ -565,3 +603,34 @@ def test_digests_are_published_on_demand_and_served_by_accept_header(api: Mocked
     png_request["headers"]["accept"] = "image/png"
     status, body, _ = call(api, png_request)
     assert status == 406
+
+
+def test_an_intervention_lifted_the_day_it_started_is_measured_as_never_measurable(
+    api: MockedFunction,
+) -> None:
+    """From 09:30 to 17:00 on one day: not a whole day in effect. The effect says so, and digests
+    (which measure every intervention) are still published."""
+    day = (NOW - timedelta(days=3)).replace(hour=9, minute=30, second=0)
+    body = {
+        "theme_id": SCAM,
+        "business": "payments",
+        "action_type": "block",
+        "action": "Paused a promotion for an afternoon",
+        "start": day.isoformat(),
+        "end": day.replace(hour=17).isoformat(),
+    }
+    status, created, _ = call(api, event("strategist_post_intervention", businesses="[payments]", body=body))
+    assert status == 201
+    status, effect, _ = call(
+        api,
+        event(
+            "strategist_get_intervention_effect",
+            roles="[viewer]",
+            path_parameters={"intervention_id": created["intervention_id"]},
+        ),
+    )
+    assert status == 200
+    assert effect["status"] == "not_enough_data"
+    assert effect["final"] is True
+    status, _, _ = call(api, event("strategist_post_digest"))
+    assert status == 201

@@ -582,6 +582,13 @@ def test_an_intervention_lifted_during_its_ramp_can_never_be_measured() -> None:
     )
 
 
+def test_an_intervention_lifted_on_its_first_day_can_never_be_measured() -> None:
+    effect = steady().measure(end=START)
+    assert effect.status is EffectStatus.NOT_ENOUGH_DATA
+    assert effect.final
+    assert effect.after_window is None
+
+
 def test_a_theme_already_falling_before_the_start_gets_a_warning() -> None:
     treated, _controls, volume = steady().arrays()
     falling = treated.copy()
@@ -605,8 +612,8 @@ def test_inputs_that_cannot_be_daily_counts_are_refused() -> None:
         steady().measure(treated=-treated)
     with pytest.raises(ValueError, match="every report"):
         steady().measure(volume=treated)
-    with pytest.raises(ValueError, match="must be after start"):
-        steady().measure(end=START)
+    with pytest.raises(ValueError, match="must not be before start"):
+        steady().measure(end=START - timedelta(days=1))
     with pytest.raises(ValueError, match="days must not be empty"):
         measure_effect(days=[], treated=[], volume=[], start=START, today=DONE)
 

@@ -81,7 +81,14 @@ def intervention(**changes: object) -> Intervention:
 def test_a_halving_in_the_business_is_measured_against_its_controls() -> None:
     effect = measure_intervention(intervention(), stats_with(20), [], today=END.date())
     assert effect.status is EffectStatus.OK
-    assert effect.start == date(2026, 11, 16)
+    # It started mid-day on the 15th: that mixed day is in neither window.
+    assert effect.start == date(2026, 11, 15)
+    assert effect.before_window is not None
+    assert effect.after_window is not None
+    assert (effect.before_window.last_day, effect.after_window.first_day) == (
+        date(2026, 11, 14),
+        date(2026, 11, 16),
+    )
     assert effect.difference_in_differences is not None
     did = effect.difference_in_differences
     # Coverage is calibrated in test_effect.py; here: the right series reached the statistics. Had
@@ -90,7 +97,7 @@ def test_a_halving_in_the_business_is_measured_against_its_controls() -> None:
     assert did.ci_high < 1.0
     assert effect.counts.control_themes == 3
     assert effect.counts.treated_before == sum(
-        stats_with(20).theme("thm-treated").daily(31, business="payments")[2:16]  # type: ignore[union-attr]
+        stats_with(20).theme("thm-treated").daily(31, business="payments")[1:15]  # type: ignore[union-attr]
     )
 
 
@@ -119,3 +126,60 @@ def test_an_intervention_started_today_is_pending() -> None:
 def test_without_stats_there_is_not_enough_data(stats: ThemeStats | None) -> None:
     effect = measure_intervention(intervention(), stats, [], today=END.date())
     assert effect.status is not EffectStatus.OK
+
+
+def test_an_intervention_started_at_midnight_has_its_first_day_in_the_after_window() -> None:
+    effect = measure_intervention(
+        intervention(start=datetime(2026, 11, 16, tzinfo=UTC)), stats_with(20), [], today=END.date()
+    )
+    assert effect.before_window is not None
+    assert effect.after_window is not None
+    assert (effect.before_window.last_day, effect.after_window.first_day) == (
+        date(2026, 11, 15),
+        date(2026, 11, 16),
+    )
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        datetime(2026, 11, 15, 17, tzinfo=UTC),
+        datetime(2026, 11, 16, 8, tzinfo=UTC),
+        datetime(2026, 11, 16, tzinfo=UTC),
+    ],
+)
+def test_an_intervention_lifted_before_a_whole_day_in_effect_can_never_be_measured(end: datetime) -> None:
+    """Started mid-day and lifted the same day, or during the next: no whole day was in effect."""
+    effect = measure_intervention(intervention(end=end), stats_with(20), [], today=END.date())
+    assert effect.status is EffectStatus.NOT_ENOUGH_DATA
+    assert effect.final
+    assert effect.after_window is None
+
+
+def test_the_stats_partial_last_day_stays_out_after_midnight() -> None:
+    """The stats end at 06:00 on the 30th; a day later (no recluster since) the 30th is still partial."""
+    stats = stats_with(20)
+    recent = intervention(start=datetime(2026, 11, 20, 9, 30, tzinfo=UTC))  # its after-window reaches today
+    same_day = measure_intervention(recent, stats, [], today=END.date())
+    next_day = measure_intervention(recent, stats, [], today=END.date() + timedelta(days=1))
+    assert same_day.after_window is not None
+    assert same_day.after_window.last_day == date(2026, 11, 29)
+    assert next_day.after_window == same_day.after_window
+    assert next_day.counts == same_day.counts
+
+
+def test_a_theme_whose_own_intervention_was_lifted_mid_day_on_the_first_baseline_day_is_no_control() -> None:
+    """Its intervention was in effect for part of the 1st, the baseline's first day (1st-14th)."""
+    other = intervention(
+        intervention_id="int-2",
+        theme_id="thm-c1",
+        start=datetime(2026, 10, 20, tzinfo=UTC),
+        end=datetime(2026, 11, 1, 10, tzinfo=UTC),
+    )
+    effect = measure_intervention(intervention(), stats_with(20), [other], today=END.date())
+    assert effect.before_window is not None
+    assert effect.before_window.first_day == date(2026, 11, 1)
+    assert "thm-c1" not in effect.counts.control_theme_ids
+    lifted_at_midnight = other.model_copy(update={"end": datetime(2026, 11, 1, tzinfo=UTC)})
+    effect = measure_intervention(intervention(), stats_with(20), [lifted_at_midnight], today=END.date())
+    assert "thm-c1" in effect.counts.control_theme_ids

@@ -149,7 +149,7 @@ class StrategistStore:
             "ConsistentRead": True,
         }
         if target_id is not None:
-            query["FilterExpression"] = "target_id = :target"
+            query["FilterExpression"] = "target_id = :target OR contains(also_changed, :target)"
             query["ExpressionAttributeValues"][":target"] = {"S": target_id}
         if before is not None:
             query["ExclusiveStartKey"] = {"stream": {"S": AUDIT_STREAM}, "at_id": {"S": before}}
@@ -168,15 +168,18 @@ class StrategistStore:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _audit_put(self, entry: AuditEntry) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "stream": {"S": AUDIT_STREAM},
+            "at_id": {"S": audit_key(entry)},
+            "target_id": {"S": entry.target_id},
+            "doc": {"S": entry.model_dump_json()},
+        }
+        if entry.also_changed:  # a list, for contains() in the filter of audit_entries
+            item["also_changed"] = {"L": [{"S": theme_id} for theme_id in entry.also_changed]}
         return {
             "Put": {
                 "TableName": self._audit_table(),
-                "Item": {
-                    "stream": {"S": AUDIT_STREAM},
-                    "at_id": {"S": audit_key(entry)},
-                    "target_id": {"S": entry.target_id},
-                    "doc": {"S": entry.model_dump_json()},
-                },
+                "Item": item,
                 "ConditionExpression": "attribute_not_exists(at_id)",
             }
         }

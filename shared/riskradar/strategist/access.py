@@ -7,8 +7,11 @@ the claims that say what the holder may do and refuses the rest with 403 and a r
 - **roles** (claim `roles` by default): `viewer` may read; `strategist` may also judge themes,
   merge them and record interventions;
 - **businesses** (claim `businesses` by default): the businesses a strategist may act on. Absent or
-  `*`: every business. A verdict or a merge changes triage scores wherever the theme appears, so it
-  needs every business the theme has reports in; an intervention needs its own business.
+  `*`: every business; present but empty: none (a list emptied by an administrator takes every
+  business away, never grants them all). A verdict or a merge changes triage scores wherever the
+  theme appears, so it needs every business the theme has reports in; a theme without reports in
+  the current window (a dormant one) concerns businesses nobody can tell, so only a strategist for
+  every business may act on it. An intervention needs its own business.
 
 Claims may arrive as JSON arrays, as API Gateway's rendering of an array in the HTTP API event
 (`"[viewer strategist]"`), or as space- or comma-separated strings (as OAuth scopes and many
@@ -47,8 +50,9 @@ class Principal:
             raise AccessDenied("the token has no subject ('sub' claim)")
         known = {role.value for role in Role}
         roles = frozenset(Role(name) for name in claim_values(claims.get(roles_claim)) if name in known)
-        listed = claim_values(claims.get(businesses_claim))
-        businesses = None if not listed or ALL_BUSINESSES in listed else frozenset(listed)
+        raw_businesses = claims.get(businesses_claim)
+        listed = claim_values(raw_businesses)
+        businesses = None if raw_businesses is None or ALL_BUSINESSES in listed else frozenset(listed)
         return cls(subject, roles, businesses)
 
     @property
@@ -61,18 +65,24 @@ class Principal:
                 "the token carries no riskradar role; it needs 'viewer' (read) or 'strategist' (read and act)"
             )
 
-    def require_strategist(self, businesses: Iterable[str]) -> None:
-        """Refuse unless this principal is a strategist for every one of `businesses`."""
+    def require_strategist(self, businesses: Iterable[str] | None) -> None:
+        """Refuse unless this principal is a strategist for every one of `businesses` (None: the
+        businesses concerned are unknown, which only a strategist for every business may act on)."""
         if Role.STRATEGIST not in self.roles:
             held = ", ".join(self.role_names) or "none"
             raise AccessDenied(f"this action needs the 'strategist' role; the token has: {held}")
         if self.businesses is None:
             return
+        if businesses is None:
+            raise AccessDenied(
+                "this theme has no reports in the current window, so the businesses it concerns are "
+                "unknown; only a strategist for every business may act on it"
+            )
         outside = sorted(set(businesses) - self.businesses)
         if outside:
+            allowed = ", ".join(sorted(self.businesses)) or "no business"
             raise AccessDenied(
-                f"the token allows acting on {', '.join(sorted(self.businesses))} only; "
-                f"this action also concerns {', '.join(outside)}"
+                f"the token allows acting on {allowed} only; this action also concerns {', '.join(outside)}"
             )
 
 

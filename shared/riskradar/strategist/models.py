@@ -179,6 +179,9 @@ class AuditEntry(_Strict):
     action: AuditAction
     target_type: Literal["theme", "intervention"]
     target_id: str
+    #: Other records of the same type the action changed (a merge: the theme merged into). The
+    #: audit trail of each of them lists the entry too.
+    also_changed: tuple[str, ...] = ()
     #: The record as it was before the action (None when it did not exist) and after it.
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None

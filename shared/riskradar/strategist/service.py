@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
@@ -205,8 +205,12 @@ class StrategistService:
         current = self._current()
         self._find(current, theme_id, acting=True)
         self._find(current, request.into, acting=True)
+        source_businesses = self._businesses_of(current, theme_id)
+        target_businesses = self._businesses_of(current, request.into)
         principal.require_strategist(
-            self._businesses_of(current, theme_id) | self._businesses_of(current, request.into)
+            None
+            if source_businesses is None or target_businesses is None
+            else source_businesses | target_businesses
         )
         source_before = current.curation.get(theme_id)
         target_before = current.curation.get(request.into)
@@ -286,9 +290,12 @@ class StrategistService:
                 return theme, status
         raise NotFound(f"no theme {theme_id} in snapshot v{current.snapshot.version}")
 
-    def _businesses_of(self, current: _Current, theme_id: str) -> set[str]:
+    def _businesses_of(self, current: _Current, theme_id: str) -> set[str] | None:
+        """The businesses the theme has reports of in the current window; None: none at all (a
+        dormant theme, or no stats yet), so which businesses a change to it concerns is unknown."""
         activity = current.stats.theme(theme_id) if current.stats else None
-        return {cell.business for cell in activity.cells} if activity else set()
+        businesses = {cell.business for cell in activity.cells} if activity else set()
+        return businesses or None
 
     def _view(self, theme: ThemeInfo, status: ThemeStatus, current: _Current) -> ThemeView:
         record = current.curation.get(theme.theme_id)
@@ -332,6 +339,10 @@ class StrategistService:
         audit = self._audit_entry(
             principal, action, target_type, target_id, _dump(before), _dump(after), now, request_id
         )
+        # A merge also changes the record of the theme merged into: its audit trail must show it.
+        others = tuple(dict.fromkeys(record.theme_id for record in records if record.theme_id != target_id))
+        if others:
+            audit = audit.model_copy(update={"also_changed": others})
         try:
             self.records.save_curation(records, audit)
         except ConcurrentChange as error:
@@ -371,7 +382,13 @@ def measure_intervention(
     config: EffectConfig | None = None,
 ) -> InterventionEffect:
     """The effect of one intervention, from a window's per-theme daily counts in its business;
-    control themes are the business's other themes without an intervention of their own."""
+    control themes are the business's other themes without an intervention of their own.
+
+    Whole UTC days only: a day the intervention was in effect for part of (a mid-day start, a mid-day
+    lift) is in neither window, and the stats' last day is partial until they are generated again.
+    A control theme's own intervention excludes it from every day it touched, partial ones included.
+    """
+    config = config or EffectConfig()
     if stats is None:
         stats = ThemeStats(
             snapshot_version=0,
@@ -381,13 +398,17 @@ def measure_intervention(
             themes=(),
             novelty_pool=ThemeActivity(theme_id="novelty", reports=0),
         )
+    # After midnight, yesterday stays partial until the next recluster run regenerates the stats.
+    today = min(today, stats.generated_at.astimezone(UTC).date())
     days = len(stats.days)
     business = intervention.business
     activity = stats.theme(intervention.theme_id)
     treated = activity.daily(days, business=business) if activity else [0] * days
-    start, end = _first_whole_day(intervention.start), None
-    if intervention.end is not None:
-        end = intervention.end.date()  # the day it was lifted is no longer a day "in effect"
+    start = intervention.start.astimezone(UTC).date()
+    if not _at_midnight(intervention.start):  # its first day was only partly in effect: no window's
+        config = replace(config, ramp_days=config.ramp_days + 1)
+    # The day it was lifted is no longer a day "in effect", from midnight or from mid-day.
+    end = intervention.end.astimezone(UTC).date() if intervention.end is not None else None
     controls = select_controls(
         {
             theme.theme_id: theme.daily(days, business=business)
@@ -399,9 +420,7 @@ def measure_intervention(
         start=start,
         end=end,
         other_interventions=[
-            InterventionPeriod(
-                other.theme_id, _first_whole_day(other.start), other.end.date() if other.end else None
-            )
+            InterventionPeriod(other.theme_id, *_days_touched(other.start, other.end))
             for other in others
             if other.business == business
         ],
@@ -419,11 +438,16 @@ def measure_intervention(
     )
 
 
-def _first_whole_day(moment: datetime) -> date:
-    """The first UTC day an intervention was in effect all day: a mid-day start's own day is mixed."""
-    moment = moment.astimezone(UTC)
-    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return moment.date() if moment == midnight else moment.date() + timedelta(days=1)
+def _at_midnight(moment: datetime) -> bool:
+    return moment.astimezone(UTC).time() == time()
+
+
+def _days_touched(start: datetime, end: datetime | None) -> tuple[date, date | None]:
+    """(first day, day after the last) an intervention was in effect for any part of."""
+    if end is None:
+        return start.astimezone(UTC).date(), None
+    last_end = end.astimezone(UTC).date()
+    return start.astimezone(UTC).date(), last_end if _at_midnight(end) else last_end + timedelta(days=1)
 
 
 def _all_themes(
