@@ -262,7 +262,10 @@ def match_themes(
     children = ties.children()
     merge_parents: dict[int, list[int]] = {}
     for old, new in absorbed_into.items():
-        merge_parents.setdefault(new, []).append(old)
+        # A theme whose id another cluster kept lives on there: what went into `new` split off it.
+        # As a merge parent too, its name and verdict would be on two themes at once.
+        if keeper.get(old, new) == new:
+            merge_parents.setdefault(new, []).append(old)
     split_into = _splits(keeper, children)
     split_parent: dict[int, int] = {}
     for old, successors in split_into.items():

@@ -333,6 +333,32 @@ def test_a_merge_keeps_the_name_of_the_largest_named_parent_even_if_another_keep
     ]
 
 
+def test_a_named_theme_whose_id_lives_on_elsewhere_lends_its_name_to_no_other_cluster() -> None:
+    """55 of GIFTS' 100 reports go into the cluster that keeps SUPPORT's id; GIFTS' id stays with
+    the other 45. That is a split of GIFTS, not a merge into SUPPORT: its name and verdict must not
+    be on both themes at once."""
+    gifts = reports("gift-", 100)
+    named_gifts = theme(GIFTS, label="Gift card ring", named_by_strategist=True, verdict="fraud")
+    members = {**PREVIOUS_MEMBERS, GIFTS: gifts}
+    mixed = direction((1, 1.0), (3, 0.6))
+    result = run(
+        [
+            steady(CARDS),
+            (mixed, PREVIOUS_MEMBERS[SUPPORT] + gifts[:55]),
+            steady(PARCELS),
+            (direction((3, 1.0), (4, 0.2)), gifts[55:]),
+        ],
+        previous_snapshot(**{GIFTS: named_gifts}),
+        members,
+    )
+
+    support, gifts_rest = result.clusters[1], result.clusters[3]
+    assert (support.theme_id, gifts_rest.theme_id) == (SUPPORT, GIFTS)
+    assert (gifts_rest.strategist_label, gifts_rest.verdict) == ("Gift card ring", "fraud")
+    assert (support.strategist_label, support.verdict) == (None, None)
+    assert lineage_of(support) == (LineageEvent.CONTINUED, (SUPPORT,))
+
+
 def test_an_unnamed_merge_keeps_the_verdict_of_the_id_keeper() -> None:
     previous = previous_snapshot(
         **{CARDS: theme(CARDS, verdict="fraud"), SUPPORT: theme(SUPPORT, verdict="benign")}
