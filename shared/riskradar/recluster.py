@@ -301,6 +301,16 @@ class ReclusterService:
             window_days=self.window_days,
             snapshot_version=version,
         )
+        alerts = tuple(
+            self._alert(theme, scores, version, now, precursors.get(theme.theme_id, ()))
+            for theme in themes
+            if theme.emerging and theme.theme_id not in was_emerging
+        )
+        # Alerts go out before the snapshot that records the themes as emerging: a run that fails
+        # in between leaves the previous snapshot current, so the next run alerts again (at least
+        # once; a continued theme's alert keeps its id). The other order lost an alert for good.
+        for alert in alerts:
+            self.alerts.send(alert.model_dump_json(), attributes={"theme_id": alert.theme_id})
         self.snapshots.publish(
             snapshot,
             members=dict(zip(identity.theme_ids, members, strict=True)),
@@ -308,14 +318,6 @@ class ReclusterService:
             documents={"stats": stats.model_dump_json().encode()},
             clustering_state=clusters.state,
         )
-
-        alerts = tuple(
-            self._alert(theme, scores, version, now, precursors.get(theme.theme_id, ()))
-            for theme in themes
-            if theme.emerging and theme.theme_id not in was_emerging
-        )
-        for alert in alerts:
-            self.alerts.send(alert.model_dump_json(), attributes={"theme_id": alert.theme_id})
         return ReclusterResult(
             version=version,
             reports=len(window),
