@@ -281,6 +281,17 @@ def test_only_a_strategist_for_every_business_may_judge_a_theme_without_reports_
     assert audit_store(api).curation(DORMANT) is None
 
 
+def test_nothing_can_be_merged_into_a_dormant_theme(api: MockedFunction) -> None:
+    """A dormant theme is never matched again: the merged reports would lose both themes' ids."""
+    status, body, _ = call(
+        api, event("strategist_post_merge", path_parameters={"theme_id": PARCEL}, body={"into": DORMANT})
+    )
+    assert status == 409
+    assert "dormant" in body["error"]["message"]
+    assert audit_store(api).curation(PARCEL) is None
+    assert audit_store(api).curation(DORMANT) is None
+
+
 def test_a_verdict_is_stored_with_its_audit_entry_and_shown_at_once(api: MockedFunction) -> None:
     request = event(
         "strategist_post_verdict",

@@ -204,7 +204,11 @@ class StrategistService:
             raise Conflict("a theme cannot be merged into itself")
         current = self._current()
         self._find(current, theme_id, acting=True)
-        self._find(current, request.into, acting=True)
+        _, target_status = self._find(current, request.into, acting=True)
+        if target_status is ThemeStatus.DORMANT:
+            # A dormant theme is never matched again: the merged reports would come back under a
+            # new id, without the name and verdict of either theme.
+            raise Conflict(f"theme {request.into} is dormant; merge into a theme that is still active")
         source_businesses = self._businesses_of(current, theme_id)
         target_businesses = self._businesses_of(current, request.into)
         principal.require_strategist(
