@@ -269,6 +269,19 @@ def test_a_theme_merged_away_sinks_and_says_where_it_went() -> None:
     assert "Merged into" in render_html(digest)
 
 
+def test_an_emerging_theme_merged_away_is_counted_and_shown_as_emerging_nowhere() -> None:
+    snap = snapshot(theme("thm-gone", **emerging(30.0)), theme("thm-kept", **emerging(20.0)))
+    digest = build(
+        snap,
+        stats_of(many("thm-gone", 20) + many("thm-kept", 20), ["thm-gone", "thm-kept"]),
+        curation={"thm-gone": curation("thm-gone", at=NOW, merged_into="thm-kept")},
+    )
+    assert digest.totals.emerging == 1
+    assert [card.theme_id for card in digest.themes if card.emerging is not None] == ["thm-kept"]
+    assert "**Emerging (1)**" in render_markdown(digest)
+    assert "thm-gone" not in render_markdown(digest).split("**Emerging (1)**")[1].split("**")[0]
+
+
 # --- Interventions ------------------------------------------------------------------------------------
 
 

@@ -339,7 +339,7 @@ def _card(
                 else None,
                 window_start=detail.window_start,
             )
-            if theme.emerging and detail is not None
+            if item.emerging and detail is not None  # a theme merged away is emerging no more
             else None
         ),
         is_new=item.is_new,
