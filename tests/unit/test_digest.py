@@ -329,6 +329,7 @@ def test_interventions_are_placed_on_their_theme_with_status_and_effect() -> Non
     assert cards["thm-a"].interventions[0].effect == effect
     assert [i.intervention_id for i in cards["thm-b"].interventions] == ["i-merged"]
     assert [i.intervention_id for i in digest.other_interventions] == ["i-orphan"]
+    assert "ran from 16 Nov 2026, ended yesterday" in render_html(digest)
 
 
 # --- Caps, filters' data and edge cases ---------------------------------------------------------------

@@ -62,7 +62,12 @@ def _span(seconds: float) -> str:
 def moment(value: datetime) -> str:
     """'20 Nov 2026, 15:30 UTC'."""
     utc = value.astimezone(UTC)
-    return f"{utc.day} {utc:%b %Y, %H:%M} UTC"
+    return f"{day(utc.date())}, {utc:%H:%M} UTC"
+
+
+def day(value: date) -> str:
+    """'20 Nov 2026'."""
+    return f"{value.day} {value:%b %Y}"
 
 
 def day_span(days: tuple[date, ...]) -> str:

@@ -24,7 +24,7 @@ import hashlib
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import UTC, date
 from typing import Final
 
 from riskradar.digest import formatting as fmt
@@ -651,7 +651,7 @@ def _intervention(item: InterventionView, digest: Digest, *, show_theme: bool = 
     if item.status == "scheduled":
         when = f"starts {fmt.ago(item.start, now)}"
     elif item.status == "ended" and item.end is not None:
-        when = f"ran {fmt.moment(item.start)[:-10]} – ended {fmt.ago(item.end, now)}"
+        when = f"ran from {fmt.day(item.start.astimezone(UTC).date())}, ended {fmt.ago(item.end, now)}"
     else:
         when = f"since {fmt.ago(item.start, now)}" + (f", until {fmt.moment(item.end)}" if item.end else "")
     effect = Markup("")
