@@ -179,6 +179,16 @@ def _csv_records(
                     f"(the header has: {', '.join(header) or 'nothing'})"
                 )
         for record in reader:
+            if delimiter == "\t" and any(
+                "\t" in value for value in record.values() if isinstance(value, str)
+            ):
+                # Read with CSV's quoting rules, a text that merely starts with a double quote
+                # swallows the lines after it, tabs and all: refuse rather than merge rows.
+                raise DatasetError(
+                    f"{path}: line {reader.line_num} holds a tab inside a field: a value starting with "
+                    'a double quote (") is read as quoted up to the next quote; save the file as CSV, '
+                    "or without quotes around values"
+                )
             yield f"line {reader.line_num}", record
     except csv.Error as error:
         raise DatasetError(f"{path}: line {reader.line_num + 1} is not valid CSV ({error})") from None
@@ -192,6 +202,8 @@ def _jsonl_records(raw: str, path: Path) -> Iterator[tuple[str, dict[str, Any]]]
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise DatasetError(f"{path}: line {number} is not JSON ({error.msg})") from None
+        except ValueError as error:  # valid JSON that Python refuses: an integer of over 4,300 digits
+            raise DatasetError(f"{path}: line {number} cannot be read ({error})") from None
         if not isinstance(record, dict):
             raise DatasetError(f"{path}: line {number} is not a JSON object")
         yield f"line {number}", record
@@ -206,14 +218,16 @@ def _time(value: Any, where: str) -> datetime:
     Times without a zone are taken as UTC."""
     parsed: datetime | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        parsed = _from_epoch(float(value))
+        with contextlib.suppress(OverflowError):  # an integer beyond any float
+            parsed = _from_epoch(float(value))
     elif isinstance(value, str) and value.strip():
         text = value.strip()
+        # ISO first: "20240501" is a date in ISO 8601's basic format, not 20 million seconds.
         try:
-            parsed = _from_epoch(float(text))
+            parsed = datetime.fromisoformat(text)
         except ValueError:
             with contextlib.suppress(ValueError):
-                parsed = datetime.fromisoformat(text)
+                parsed = _from_epoch(float(text))
     if parsed is None:
         raise DatasetError(
             f"{where}: time {value!r} is neither ISO 8601 (2024-05-01T12:00:00Z) nor Unix seconds"

@@ -83,6 +83,12 @@ def test_a_missing_column_is_named_with_what_the_file_has(tmp_path: Path) -> Non
         ("header-only.csv", "text\n", "no rows with text in column 'text'"),
         ("bad.jsonl", '{"text": "ok"}\n{"text": "unterminated\n', "line 2 is not JSON"),
         ("list.jsonl", '["text"]\n', "line 1 is not a JSON object"),
+        ("huge-number.jsonl", '{"text": "a", "n": ' + "9" * 5000 + "}\n", "line 1 cannot be read"),
+        (
+            "quote.tsv",
+            'text\tlabel\nseller left\tscam\n"trust me, he wrote\tscam\nparcel late\tparcel\nhe said "soon"\tx\n',
+            "line 5 holds a tab inside a field",
+        ),
         (
             "huge.csv",
             "text\n" + "x" * 200_000 + "\n",
@@ -110,6 +116,8 @@ def test_a_folder_or_a_missing_file_is_refused(tmp_path: Path) -> None:
         ("2024-05-01", datetime(2024, 5, 1, tzinfo=UTC)),
         ("1714564800", datetime(2024, 5, 1, 12, tzinfo=UTC)),
         ("1714564800000", datetime(2024, 5, 1, 12, tzinfo=UTC)),  # milliseconds
+        ("20240501", datetime(2024, 5, 1, tzinfo=UTC)),  # ISO 8601's basic format, not epoch seconds
+        ("20240501T120000Z", datetime(2024, 5, 1, 12, tzinfo=UTC)),
         (1714564800.5, datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=UTC)),
     ],
 )
@@ -119,7 +127,7 @@ def test_times_in_the_usual_shapes(tmp_path: Path, value: object, expected: date
     assert row.created_at == expected
 
 
-@pytest.mark.parametrize("value", ["yesterday", "", "2024-13-01", None, "nan", True])
+@pytest.mark.parametrize("value", ["yesterday", "", "2024-13-01", None, "nan", True, 10**400])
 def test_a_time_that_is_not_one_is_refused_with_its_line(tmp_path: Path, value: object) -> None:
     path = write(
         tmp_path, "t.jsonl", '{"text": "a", "at": "2024-01-01"}\n' + json.dumps({"text": "b", "at": value})
