@@ -86,7 +86,8 @@ def test_a_missing_column_is_named_with_what_the_file_has(tmp_path: Path) -> Non
         ("huge-number.jsonl", '{"text": "a", "n": ' + "9" * 5000 + "}\n", "line 1 cannot be read"),
         (
             "quote.tsv",
-            'text\tlabel\nseller left\tscam\n"trust me, he wrote\tscam\nparcel late\tparcel\nhe said "soon"\tx\n',
+            'text\tlabel\nseller left\tscam\n"trust me, he wrote\tscam\nparcel late\tparcel\n'
+            'he said "soon"\tx\n',
             "line 5 holds a tab inside a field",
         ),
         (
