@@ -47,8 +47,10 @@ Trade-offs, deliberately accepted (false positives are cheap here, leaked PII is
 - IPv4: a four-part version string written without a ``v`` (``version 1.2.3.4``) and a dotted
   European amount of a billion or more whose groups are all <= 255 (``1.200.100.250``) become
   ``[IP]``; ``1.2.3.4.5`` and ``v1.2.3.4`` are kept.
-- Phones: ``+CC`` / ``00CC`` numbers with 8-15 digits; North-American 3-3-4 (with or without
-  parentheses, optional leading ``1``); national numbers with a trunk ``0`` and 10-12 digits
+- Phones: ``+CC`` / ``00CC`` numbers with 8-15 digits (the country code may be in parentheses:
+  ``(+44) 7911 123456``); North-American 3-3-4 (with or without parentheses, optional leading
+  ``1``); a glued extension (``x204``, ``ext.12``) ends a number and is kept; national numbers
+  with a trunk ``0`` and 10-12 digits
   (``020 7946 0958``, ``06 12 34 56 78``, or ungrouped ``0612345678``). So a leading-zero order
   id of 10-11 digits or a dashed 3-3-4 reference becomes ``[PHONE]``; national formats without a
   trunk 0 (Spanish ``612 34 56 78``), 9-digit trunk numbers and short local numbers are missed.
@@ -187,14 +189,18 @@ _IPV4 = re.compile(
 # --- PHONE -----------------------------------------------------------------------------------
 # Groups chain freely (a country's layout is not checked); _longest_phone picks where it ends.
 _PHONE_INTERNATIONAL = re.compile(
-    r"(?<![^\W_])(?:\+|(?<![0-9][ .\-/:,])00)[1-9][0-9]*"  # +CC, or 00CC not inside a number
+    r"(?<![^\W_])"
+    r"(?:\((?:\+|00)[1-9][0-9]{0,3}\)[ .\-]?[0-9]+"  # (+CC) or (00CC), as many write it
+    r"|(?:\+|(?<![0-9][ .\-/:,])00)[1-9][0-9]*)"  # +CC, or 00CC not inside a number
     r"(?:(?:[ .\-/]?\([0-9]{1,5}\)[ .\-/]?|[ .\-/])[0-9]+)*"  # groups, maybe a (0) or (area)
 )
+# An extension glued to the number (555-123-4567x204) ends the number; it is not a longer word.
+_EXTENSION = r"(?:x|ext\.?)[0-9]"
 _PHONE_NORTH_AMERICAN = re.compile(
     r"(?<![^\W_])(?<![0-9][.\-/:])(?<!\+)"
     r"(?:1[ .-]?)?"
     r"(?:\([0-9]{3}\)[ ]?[0-9]{3}[ .-]?[0-9]{4}|[0-9]{3}([ .-])[0-9]{3}\1[0-9]{4})"
-    r"(?![^\W_])(?![.\-/:][0-9])"
+    rf"(?:(?={_EXTENSION})|(?![^\W_])(?![.\-/:][0-9]))"
 )
 _PHONE_TRUNK_GROUPED = re.compile(
     r"(?<![^\W_])(?<![0-9][ .\-/:,])(?<!\+)"  # a space too: 1 020 304 050 is an amount
@@ -326,12 +332,13 @@ def _longest_phone(
 
 
 def _glued(text: str, end: int) -> bool:
-    return end < len(text) and (text[end].isalnum() or text[end] == "_")
+    glued = end < len(text) and (text[end].isalnum() or text[end] == "_")
+    return glued and re.match(_EXTENSION, text[end:]) is None
 
 
 def _find_international_phones(text: str) -> Iterator[_Span]:
     for match in _PHONE_INTERNATIONAL.finditer(text):
-        prefix = 2 if match.group().startswith("00") else 0
+        prefix = 2 if match.group().lstrip("(").startswith("00") else 0
         end = _longest_phone(text, match, skip_digits=prefix, min_digits=8, max_digits=_E164_MAX_DIGITS)
         if end is not None:
             yield match.start(), end, PiiKind.PHONE

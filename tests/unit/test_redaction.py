@@ -169,9 +169,14 @@ def group_sizes(total: int, smallest: int, largest: int) -> st.SearchStrategy[li
 def international_phones(draw: st.DrawFn) -> Pii:
     prefix = draw(st.sampled_from(["+", "00"]))
     country = str(draw(st.integers(1, 999)))
-    layout = draw(st.sampled_from(["compact", "grouped", "area code"]))
+    layout = draw(st.sampled_from(["compact", "grouped", "area code", "country in parentheses"]))
     separator = draw(st.sampled_from([" ", "-", "."]))
-    if layout == "area code":
+    if layout == "country in parentheses":  # (+44) 7911 123456
+        national = draw(st.text(DIGITS, min_size=max(1, 8 - len(country)), max_size=15 - len(country)))
+        groups = separator.join(split_by(national, draw(group_sizes(len(national), 1, 4))))
+        written = f"({prefix}{country}){draw(st.sampled_from(['', ' ']))}{groups}"
+        secret = country + national
+    elif layout == "area code":
         area = draw(st.text(DIGITS, min_size=1, max_size=4))
         rest = draw(st.text(DIGITS, min_size=max(4, 8 - len(country) - len(area)), max_size=12 - len(area)))
         groups = separator.join(split_by(rest, draw(group_sizes(len(rest), 2, 4))))
@@ -447,6 +452,14 @@ def test_placeholders_are_stable(placeholders: list[str], prose: list[str]) -> N
         ("appelez le 06 12 34 56 78 ou 06.12.34.56.78", "appelez le [PHONE] ou [PHONE]"),
         ("ring 020 7946 0958 or 07700 900123", "ring [PHONE] or [PHONE]"),
         ("whatsapp +4915123456789!", "whatsapp [PHONE]!"),
+        ("call me on (+44) 7911 123456", "call me on [PHONE]"),
+        ("reach me at (+33)612345678 or (0049) 151 23456789", "reach me at [PHONE] or [PHONE]"),
+        # A glued extension ends the number; it is no longer word.
+        ("office 555-123-4567x204 or +44 20 7946 0958ext.12", "office [PHONE]x204 or [PHONE]ext.12"),
+        (
+            "I paid (+10) 20 dollars for model 555-123-4567xyz",
+            "I paid (+10) 20 dollars for model 555-123-4567xyz",
+        ),
         # Precedence: digits inside an email or an IBAN belong to it, not to a phone or card.
         ("write 5551234567@txt.example.net", "write [EMAIL]"),
         ("to NL91 ABNA 0417 1643 00 asap", "to [IBAN] asap"),
