@@ -6,7 +6,8 @@ one bad record never fails or re-runs the whole batch. A failed record comes bac
 riskradar.triage.RETRY_DELAY (its visibility is shortened: a pending signal is resent inside SQS's
 deduplication interval). On its last receive (IntakeQueue's maxReceiveCount, read from the queue)
 a failing record is put on the intake dead-letter queue here, with its reason
-(riskradar.dead_letters); a record whose signal outcome is unknown goes there at once.
+(riskradar.dead_letters); a record whose signal outcome is unknown, or whose report id another
+report holds, goes there at once.
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ def triage_records(records: list[SQSRecord]) -> dict[str, str]:
                 outcome = result.outcomes[report.report_id]
                 if outcome.status is TriageStatus.FAILED:
                     failures[message_id] = outcome.reason or "triage failed"
-                elif outcome.status is TriageStatus.SIGNAL_OUTCOME_UNKNOWN:
-                    hopeless[message_id] = outcome.reason or "signal outcome unknown"
+                elif outcome.status in (TriageStatus.SIGNAL_OUTCOME_UNKNOWN, TriageStatus.REPORT_ID_REUSED):
+                    hopeless[message_id] = outcome.reason or str(outcome.status)
             for priority, count in result.by_priority().items():
                 metrics.add_metric(name=f"Signals{priority.title()}", unit=MetricUnit.Count, value=count)
             metrics.add_metric(

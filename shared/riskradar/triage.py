@@ -113,6 +113,8 @@ class TriageStatus(StrEnum):
     FAILED = "failed"
     #: A signal may or may not have been sent too long ago to resend safely: no retry can tell.
     SIGNAL_OUTCOME_UNKNOWN = "signal_outcome_unknown"
+    #: Another report already holds this report id (intake deduplicates for a day only): no retry helps.
+    REPORT_ID_REUSED = "report_id_reused"
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,15 @@ class TriageService:
             state = states.get(report_id)
             if state is None:
                 fresh.append(report)
+            elif state.content_digest is not None and state.content_digest != content_digest(report):
+                result.outcomes[report_id] = TriageOutcome(
+                    report_id,
+                    TriageStatus.REPORT_ID_REUSED,
+                    reason=(
+                        "report id reused: another report is stored under this id (intake deduplicates "
+                        "report ids for a day); this one was not triaged. Send it again under a new id"
+                    ),
+                )
             elif state.signal is SignalState.SENT:
                 result.outcomes[report_id] = TriageOutcome(report_id, TriageStatus.ALREADY_TRIAGED)
             elif _safe_to_resend(state, now) or report_id in resend_unknown:
@@ -511,6 +522,14 @@ def build_signal(
     )
 
 
+def content_digest(report: QueuedReport) -> str:
+    """What makes a report that report, hashed: every field but when intake received it (a
+    redelivery, a redrive or a client's retry carries the same digest; another report under the
+    same id does not)."""
+    canonical = report.model_dump_json(exclude={"received_at"})
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
 def report_record(report: QueuedReport, assignment: Assignment, signal: Signal) -> dict[str, Any]:
     """The reports-table item: redacted content, pseudonymous ids, theme, score and its reasons
     (the signal's state is added by the caller)."""
@@ -529,6 +548,7 @@ def report_record(report: QueuedReport, assignment: Assignment, signal: Signal) 
         "priority": signal.priority,
         "reasons": [reason.model_dump() for reason in signal.reasons],
         "redactions": dict(report.redactions),
+        "content_digest": content_digest(report),
     }
     if report.subject is not None:
         item["subject_type"] = str(report.subject.type)

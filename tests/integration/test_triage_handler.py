@@ -308,6 +308,41 @@ def test_a_pending_signal_past_the_window_is_dead_lettered_and_resent_only_on_re
     assert set(first + resent) == {"late-0", "late-1", "late-2"}
 
 
+def test_another_report_under_a_used_report_id_is_dead_lettered_at_once_and_the_first_kept(
+    triage: MockedFunction,
+) -> None:
+    """Intake deduplicates report ids for a day; a client reusing one later gets its report
+    accepted. Triage must not count it as the report already stored under that id."""
+    signals(triage)
+    intake_dead_letters(triage)
+    assert triage.invoke(fresh_event("reused")) == {"batchItemFailures": []}
+    first = records(triage, "reused")
+    assert signal_ids(triage) == Counter({"reused-0": 1, "reused-1": 1, "reused-2": 1})
+
+    # Redelivered days later: the same reports (only intake's receipt time differs) are no news.
+    again = fresh_event("reused", receive_count=2)
+    for record in again["Records"]:
+        body = json.loads(record["body"])
+        body["received_at"] = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        record["body"] = json.dumps(body)
+    assert triage.invoke(again) == {"batchItemFailures": []}
+    assert intake_dead_letters(triage) == []
+
+    # A different report under reused-1: into the dead-letter queue with the reason, not dropped.
+    other = fresh_event("reused")
+    other["Records"] = other["Records"][1:2]
+    body = json.loads(other["Records"][0]["body"])
+    body["text"] = "A different complaint: the replacement never arrived either."
+    other["Records"][0]["body"] = json.dumps(body)
+    assert triage.invoke(other) == {"batchItemFailures": []}
+
+    letters = intake_dead_letters(triage)
+    assert [letter[SOURCE_MESSAGE_ID] for letter in letters] == ["reused-message-1"]
+    assert letters[0][REASON].startswith("report id reused")
+    assert signal_ids(triage) == Counter()
+    assert records(triage, "reused") == first
+
+
 def test_a_refused_signal_leaves_no_pending_record_and_is_sent_on_retry(triage: MockedFunction) -> None:
     sqs = boto3.client("sqs")
     saved = {}

@@ -59,6 +59,9 @@ class RecordState:
     signal: SignalState
     #: When the first send whose outcome is unknown was attempted (PENDING only).
     pending_since: datetime | None = None
+    #: The stored report's content digest (riskradar.triage.content_digest); None: stored before
+    #: records kept one.
+    content_digest: str | None = None
 
 
 class ReportStore:
@@ -74,14 +77,17 @@ class ReportStore:
         Records written before records had a state are SENT: they were written after the send."""
         items = self._batch_get(
             report_ids,
-            projection="report_id, signal_state, signal_pending_since",
+            projection="report_id, signal_state, signal_pending_since, content_digest",
         )
         states = {}
         for item in items:
             state = SignalState(item.get("signal_state", SignalState.SENT))
             since = item.get("signal_pending_since")
+            digest = item.get("content_digest")
             states[str(item["report_id"])] = RecordState(
-                state, datetime.fromisoformat(str(since)) if state is SignalState.PENDING and since else None
+                state,
+                datetime.fromisoformat(str(since)) if state is SignalState.PENDING and since else None,
+                str(digest) if digest is not None else None,
             )
         return states
 
@@ -131,6 +137,11 @@ class ReportStore:
                     "signal_pending_since": item.pending_since.isoformat(),
                     "signal_body": item.signal_body,
                     "pending_record": json.dumps(_SERIALIZER.serialize(dict(item.record))["M"]),
+                    **(
+                        {"content_digest": item.record["content_digest"]}
+                        if "content_digest" in item.record
+                        else {}
+                    ),
                 }
                 for item in pending
             ]
