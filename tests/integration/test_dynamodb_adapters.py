@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from riskradar.adapters import dynamodb as dynamodb_adapters
 from riskradar.adapters.dynamodb import (
+    MAX_REPORTERS_KEPT,
     PendingRecord,
     RecordState,
     ReportStore,
@@ -89,6 +90,30 @@ def test_expired_reporters_are_pruned_from_the_subject_item(dynamodb: Any) -> No
     item = dynamodb.Table("subjects").get_item(Key={"subject_hash": "seller-z"})["Item"]
     reporters = [name for name in item if name.startswith("r_")]
     assert len(reporters) == 11  # 50 of the 60 expired ones pruned in one go, the rest next time
+
+
+def test_a_subject_keeps_its_latest_reporters_only_and_never_outgrows_an_item(dynamodb: Any) -> None:
+    """Thousands of reporters against one subject: the item stays far below DynamoDB's 400 KB and
+    every batch naming the subject still counts (the score saturates at 8 reporters anyway)."""
+    counter = SubjectReporterCounter(dynamodb, "subjects", clock=lambda: at(1))
+    for batch in range(12):
+        reports = [
+            SubjectReport("seller-hot", f"reporter-{batch}-{i:03d}", at(batch / 100)) for i in range(100)
+        ]
+        counts = counter.record_and_count(reports, window=WEEK)
+        assert counts["seller-hot"] - 100 <= MAX_REPORTERS_KEPT
+    item = dynamodb.Table("subjects").get_item(Key={"subject_hash": "seller-hot"})["Item"]
+    reporters = [name.removeprefix("r_") for name in item if name.startswith("r_")]
+    assert len(reporters) == MAX_REPORTERS_KEPT
+    assert not any(name.startswith(("reporter-0-", "reporter-1-")) for name in reporters)  # the oldest went
+
+
+def test_a_backdated_report_does_not_pull_the_subjects_expiry_into_the_past(dynamodb: Any) -> None:
+    counter = SubjectReporterCounter(dynamodb, "subjects", clock=lambda: at(10))
+    counter.record_and_count([SubjectReport("seller-late", f"r-{i}", at(10)) for i in range(5)], window=WEEK)
+    counter.record_and_count([SubjectReport("seller-late", "r-old", at(2))], window=WEEK)  # redriven late
+    item = dynamodb.Table("subjects").get_item(Key={"subject_hash": "seller-late"})["Item"]
+    assert int(item["expires_at"]) == int((at(10) + WEEK).timestamp())
 
 
 def test_report_store_finds_existing_reports_in_batches(dynamodb: Any) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -187,6 +187,11 @@ class SubjectReport:
 
 #: Expired reporters are pruned from a subject's item once there are this many of them.
 _PRUNE_EXPIRED_AT = 50
+#: Reporters kept per subject, the most recent: a subject reported by thousands would outgrow
+#: DynamoDB's 400 KB item (~9,000 reporters) and fail every batch naming it. The score saturates at
+#: 8 reporters, so a count that stops near this many changes nothing but the number shown.
+MAX_REPORTERS_KEPT = 1_000
+_PRUNE_PER_CALL = 400
 #: Prefix of the attribute that holds one reporter's latest report time (`r_<reporter pseudonym>`).
 _REPORTER_ATTRIBUTE = "r_"
 #: Subjects recorded at once: each is a round trip of its own, and a batch of 100 reports can name
@@ -206,11 +211,14 @@ class SubjectReporterCounter:
     and then; DynamoDB TTL removes the whole item once the subject has been quiet for a window.
     """
 
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
+    def __init__(
+        self, dynamodb: Any, table_name: str, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         # The resource's client, not a Table: clients are thread-safe, resources are not (and this
         # client keeps the resource's conversion of plain Python values to DynamoDB's types).
         self._client = dynamodb.meta.client
         self._table_name = table_name
+        self._clock = clock
 
     def record_and_count(self, reports: Sequence[SubjectReport], *, window: timedelta) -> dict[str, int]:
         """Record the batch's reports, then count each subject's distinct reporters in the window
@@ -223,19 +231,28 @@ class SubjectReporterCounter:
         if not latest:
             return {}
         window_s = int(window.total_seconds())
+        # The item lives a window past now whatever the reports' own times: a backdated report (a
+        # redrive, a late filing) must not expire the subject's recent reporters with it.
+        now = int(self._clock().timestamp())
         with ThreadPoolExecutor(max_workers=min(_CONCURRENT_SUBJECTS, len(latest))) as pool:
             counted = pool.map(
-                lambda item: self._record_and_count(item[0], item[1], window_s), latest.items()
+                lambda item: self._record_and_count(item[0], item[1], window_s, now), latest.items()
             )
             return dict(zip(latest, counted, strict=True))
 
-    def _record_and_count(self, subject_hash: str, reporters: Mapping[str, int], window_s: int) -> int:
+    def _record_and_count(
+        self, subject_hash: str, reporters: Mapping[str, int], window_s: int, now: int
+    ) -> int:
         window_end = max(reporters.values())
-        stamps = self._record(subject_hash, reporters, expires_at=window_end + window_s)
+        stamps = self._record(subject_hash, reporters, expires_at=max(window_end, now) + window_s)
         since = window_end - window_s
         expired = [reporter for reporter, stamp in stamps.items() if stamp < since]
-        if len(expired) >= _PRUNE_EXPIRED_AT:
-            self._prune(subject_hash, expired[:_PRUNE_EXPIRED_AT])
+        drop = expired[:_PRUNE_EXPIRED_AT] if len(expired) >= _PRUNE_EXPIRED_AT else []
+        if len(stamps) - len(drop) > MAX_REPORTERS_KEPT:
+            kept = set(sorted(stamps, key=lambda reporter: stamps[reporter])[-MAX_REPORTERS_KEPT:])
+            drop = [reporter for reporter in stamps if reporter not in kept]
+        if drop:
+            self._prune(subject_hash, drop)
         return sum(1 for stamp in stamps.values() if stamp >= since)
 
     def _record(self, subject_hash: str, reporters: Mapping[str, int], *, expires_at: int) -> dict[str, int]:
@@ -259,13 +276,16 @@ class SubjectReporterCounter:
         }
 
     def _prune(self, subject_hash: str, reporters: Sequence[str]) -> None:
-        names = {f"#r{i}": _REPORTER_ATTRIBUTE + reporter for i, reporter in enumerate(reporters)}
-        self._client.update_item(
-            TableName=self._table_name,
-            Key={"subject_hash": subject_hash},
-            UpdateExpression="REMOVE " + ", ".join(names),
-            ExpressionAttributeNames=names,
-        )
+        # An update expression may hold 4 KB: a few hundred "#rN" names a call.
+        for start in range(0, len(reporters), _PRUNE_PER_CALL):
+            chunk = reporters[start : start + _PRUNE_PER_CALL]
+            names = {f"#r{i}": _REPORTER_ATTRIBUTE + reporter for i, reporter in enumerate(chunk)}
+            self._client.update_item(
+                TableName=self._table_name,
+                Key={"subject_hash": subject_hash},
+                UpdateExpression="REMOVE " + ", ".join(names),
+                ExpressionAttributeNames=names,
+            )
 
 
 #: Report fingerprints kept per theme-hour; beyond them reports are counted without a fingerprint
