@@ -21,12 +21,13 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from riskradar.adapters.sqs import SqsQueue
 from riskradar.config import IntakeSettings
-from riskradar.intake.enqueue import ReportEnqueuer, idempotency_config
+from riskradar.intake.enqueue import IdempotencyStoreUnavailable, ReportEnqueuer, idempotency_config
 from riskradar.intake.service import IntakeService, ItemOutcome, ItemStatus, tally
 from riskradar.intake.validation import (
     IntakePolicy,
@@ -173,7 +174,8 @@ def handle_invalid_report(error: ReportInvalid) -> Response[Any]:
     return json_response(HTTPStatus.UNPROCESSABLE_ENTITY, body)
 
 
-@app.exception_handler([ClientError, BotoCoreError])
+# Powertools wraps what DynamoDB (idempotency) and SSM (the HMAC key) refused in its own errors.
+@app.exception_handler([ClientError, BotoCoreError, IdempotencyStoreUnavailable, GetParameterError])
 def handle_dependency_failure(error: Exception) -> Response[Any]:
     logger.exception("a dependency failed; nothing was accepted")
     body = {"error": {"code": "unavailable", "message": "the service is temporarily unavailable; retry"}}

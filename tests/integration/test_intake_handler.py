@@ -14,7 +14,9 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters import base as parameters_base
 
+from riskradar.local.faults import FaultInjector, FaultPlan, FunctionFaults, function_scope
 from tests.helpers import ROOT, MockedFunction, drain_url, mocked_function
 
 EVENTS = ROOT / "events"
@@ -129,6 +131,37 @@ def test_queue_outage_is_503_and_leaves_nothing_half_written(intake: Intake) -> 
         )
     assert intake.invoke(event) == (202, {"report_id": "evt-outage-1", "status": "accepted"})
     assert [q["report_id"] for q in intake.drain()] == ["evt-outage-1"]
+
+
+def deny(intake: Intake, operation: str, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Invoke with `operation` (e.g. dynamodb:PutItem) refused, as a missing permission would be."""
+    parameters_base.DEFAULT_PROVIDERS.clear()  # a cold container: the SSM key is fetched anew
+    plan = FaultPlan(functions={"IntakeFunction": FunctionFaults(denied=frozenset({operation}))})
+    with function_scope("IntakeFunction"), FaultInjector(plan).invocation("IntakeFunction"):
+        return intake.invoke(event)
+
+
+@pytest.mark.parametrize("operation", ["dynamodb:PutItem", "ssm:GetParameter"])
+def test_an_idempotency_table_or_key_outage_is_503_with_retry_after_and_nothing_queued(
+    intake: Intake, operation: str
+) -> None:
+    report_id = f"evt-{operation.replace(':', '-')}"
+    event = with_body(load_event("intake_post_report.json"), {**_sample_report(), "report_id": report_id})
+    status, body = deny(intake, operation, event)
+    assert (status, body["error"]["code"]) == (503, "unavailable")
+    assert intake.drain() == []
+    assert intake.invoke(event) == (202, {"report_id": report_id, "status": "accepted"})
+    assert [q["report_id"] for q in intake.drain()] == [report_id]
+
+
+def test_a_report_queued_whose_idempotency_record_could_not_be_completed_is_accepted(intake: Intake) -> None:
+    """The message is on the queue; only the record saying so stayed "in progress"."""
+    event = with_body(load_event("intake_post_report.json"), {**_sample_report(), "report_id": "evt-half"})
+    assert deny(intake, "dynamodb:UpdateItem", event) == (
+        202,
+        {"report_id": "evt-half", "status": "accepted"},
+    )
+    assert [q["report_id"] for q in intake.drain()] == ["evt-half"]
 
 
 def test_batch_with_no_valid_report_is_422_with_the_error_object(intake: Intake) -> None:

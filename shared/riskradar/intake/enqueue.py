@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 
@@ -31,6 +32,10 @@ IDEMPOTENCY_KEY_PREFIX = "riskradar-intake-report"
 
 class MessageQueue(Protocol):
     def send(self, body: str, *, attributes: dict[str, str] | None = None) -> str: ...
+
+
+class IdempotencyStoreUnavailable(Exception):
+    """The idempotency table could not be read or written, and nothing was queued (HTTP 503)."""
 
 
 class EnqueueStatus(StrEnum):
@@ -70,6 +75,8 @@ class ReportEnqueuer:
     ) -> None:
         self._queue = queue
         self._new_attempt_id = new_attempt_id
+        #: Attempts whose message reached the queue, until their enqueue() returns.
+        self._sent_attempts: set[str] = set()
         self._send_once: Callable[..., dict[str, str]] = idempotent_function(
             self._send,
             data_keyword_argument="envelope",
@@ -80,6 +87,7 @@ class ReportEnqueuer:
 
     def _send(self, *, envelope: dict[str, Any], attempt_id: str) -> dict[str, str]:
         message_id = self._queue.send(envelope["message"], attributes={"business": envelope["business"]})
+        self._sent_attempts.add(attempt_id)
         return {"report_id": envelope["report_id"], "message_id": message_id, "attempt_id": attempt_id}
 
     def enqueue(self, report: QueuedReport, *, fingerprint: str) -> EnqueueOutcome:
@@ -96,5 +104,13 @@ class ReportEnqueuer:
             return EnqueueOutcome(report.report_id, EnqueueStatus.CONFLICT)
         except IdempotencyAlreadyInProgressError:
             return EnqueueOutcome(report.report_id, EnqueueStatus.IN_PROGRESS)
+        except IdempotencyPersistenceLayerError as error:
+            if attempt_id in self._sent_attempts:
+                # Queued, but its idempotency record stayed "in progress": accepted. A retry after
+                # that record expires is queued again; triage knows the report id by then.
+                return EnqueueOutcome(report.report_id, EnqueueStatus.ACCEPTED)
+            raise IdempotencyStoreUnavailable(str(error)) from error
+        finally:
+            self._sent_attempts.discard(attempt_id)
         status = EnqueueStatus.ACCEPTED if result["attempt_id"] == attempt_id else EnqueueStatus.DUPLICATE
         return EnqueueOutcome(report.report_id, status)
