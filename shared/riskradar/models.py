@@ -89,11 +89,18 @@ def _plain_money(value: Decimal) -> Decimal:
 _ISO_DATETIME_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 
 
+_HOURS_ONLY_OFFSET = re.compile(r"(?<=[0-9])([+-][0-9]{2})$")
+
+
 def _iso_8601_text(value: Any) -> Any:
     """Refuse what pydantic would otherwise read as a Unix time (`0`, `1700000000`, `"1700000000"`):
     the contract is an ISO 8601 date and time, and a number there is a client bug, not 1970."""
-    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATETIME_START.match(value)):
+    if isinstance(value, datetime):
         return value
+    if isinstance(value, str) and _ISO_DATETIME_START.match(value):
+        # ISO 8601 allows an offset of hours alone (PostgreSQL prints timestamptz so: "+00"),
+        # which pydantic refuses: spell it out.
+        return _HOURS_ONLY_OFFSET.sub(r"\1:00", value)
     raise ValueError("must be an ISO 8601 date and time with a time zone, e.g. 2024-05-01T12:00:00Z")
 
 

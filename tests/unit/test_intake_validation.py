@@ -132,6 +132,21 @@ def test_valid_report_is_normalised() -> None:
     assert report.reporter.role is ReporterRole.USER
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-11-25 12:00:00+00",  # PostgreSQL's timestamptz
+        "2026-11-25T17:00:00+05",
+        "2026-11-25T07:00:00.000-05",
+        "2026-11-25T17:00:00+0500",
+        "2026-11-25T17:00:00+05:00",
+    ],
+)
+def test_created_at_takes_every_iso_8601_offset(written: str) -> None:
+    report = validate_report(a_report(created_at=written), POLICY, now=NOW)
+    assert report.created_at == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
 def test_created_at_defaults_to_now_and_is_not_client_set() -> None:
     report = validate_report(a_report(), POLICY, now=NOW)
     assert "created_at" not in report.model_fields_set
