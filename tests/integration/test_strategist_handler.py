@@ -232,53 +232,46 @@ def test_a_token_without_a_subject_is_refused(api: MockedFunction) -> None:
 # ---------------------------------------------------------------------------------- verdicts
 
 
-def test_a_viewer_cannot_judge_a_theme(api: MockedFunction) -> None:
+def refused_verdict(api: MockedFunction, theme_id: str, **token: str) -> str:
+    """POST a verdict on `theme_id` with the token's `roles` / `businesses`; assert it is refused
+    (403) and nothing was written; return the reason."""
+    before = audit_store(api).curation(theme_id)
     status, body, _ = call(
-        api, event("strategist_post_verdict", roles="[viewer]", path_parameters={"theme_id": PARCEL})
+        api,
+        event(
+            "strategist_post_verdict",
+            path_parameters={"theme_id": theme_id},
+            body={"verdict": "fraud"},
+            **token,
+        ),
     )
     assert status == 403
-    assert "strategist" in body["error"]["message"]
-    assert audit_store(api).curation(PARCEL) is None
+    assert audit_store(api).curation(theme_id) == before
+    return str(body["error"]["message"])
+
+
+def test_a_viewer_cannot_judge_a_theme(api: MockedFunction) -> None:
+    assert "strategist" in refused_verdict(api, PARCEL, roles="[viewer]")
 
 
 def test_a_strategist_limited_to_shop_cannot_judge_a_theme_that_also_hits_payments(
     api: MockedFunction,
 ) -> None:
-    status, body, _ = call(
-        api, event("strategist_post_verdict", businesses="[shop]", path_parameters={"theme_id": SCAM})
-    )
-    assert status == 403
-    assert "payments" in body["error"]["message"]
+    assert "payments" in refused_verdict(api, SCAM, businesses="[shop]")
 
 
 @pytest.mark.parametrize("businesses", ["[]", "", " "])
 def test_an_empty_businesses_claim_allows_acting_on_no_business(api: MockedFunction, businesses: str) -> None:
     """An administrator who empties a strategist's businesses takes them all away (an absent claim,
     or `*`, is every business)."""
-    status, body, _ = call(
-        api, event("strategist_post_verdict", businesses=businesses, path_parameters={"theme_id": PARCEL})
-    )
-    assert status == 403
-    assert "no business" in body["error"]["message"]
-    assert audit_store(api).curation(PARCEL) is None
+    assert "no business" in refused_verdict(api, PARCEL, businesses=businesses)
 
 
 def test_only_a_strategist_for_every_business_may_judge_a_theme_without_reports_in_the_window(
     api: MockedFunction,
 ) -> None:
     """A dormant theme's businesses are unknown; its verdict applies wherever it reappears."""
-    status, body, _ = call(
-        api,
-        event(
-            "strategist_post_verdict",
-            businesses="[shop payments live ads]",
-            path_parameters={"theme_id": DORMANT},
-            body={"verdict": "fraud"},
-        ),
-    )
-    assert status == 403
-    assert "unknown" in body["error"]["message"]
-    assert audit_store(api).curation(DORMANT) is None
+    assert "unknown" in refused_verdict(api, DORMANT, businesses="[shop payments live ads]")
 
 
 def test_nothing_can_be_merged_into_a_dormant_theme(api: MockedFunction) -> None:
