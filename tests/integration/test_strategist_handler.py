@@ -539,17 +539,23 @@ def test_a_bad_page_size_is_refused(api: MockedFunction, limit: str) -> None:
     assert body["error"]["details"][0]["field"] == "limit"
 
 
-def test_the_effect_route_reports_an_honest_status(api: MockedFunction) -> None:
-    _, created, _ = call(api, event("strategist_post_intervention", businesses="[payments]"))
+def effect_of(api: MockedFunction, intervention_id: str) -> dict[str, Any]:
+    """GET the intervention's effect as a viewer (200)."""
     status, effect, _ = call(
         api,
         event(
             "strategist_get_intervention_effect",
             roles="[viewer]",
-            path_parameters={"intervention_id": created["intervention_id"]},
+            path_parameters={"intervention_id": intervention_id},
         ),
     )
     assert status == 200
+    return effect
+
+
+def test_the_effect_route_reports_an_honest_status(api: MockedFunction) -> None:
+    _, created, _ = call(api, event("strategist_post_intervention", businesses="[payments]"))
+    effect = effect_of(api, created["intervention_id"])
     # Two hours of data: far too little to say anything yet.
     assert effect["status"] in ("pending", "not_enough_data")
     assert effect["reason"]
@@ -625,15 +631,7 @@ def test_an_intervention_lifted_the_day_it_started_is_measured_as_never_measurab
     }
     status, created, _ = call(api, event("strategist_post_intervention", businesses="[payments]", body=body))
     assert status == 201
-    status, effect, _ = call(
-        api,
-        event(
-            "strategist_get_intervention_effect",
-            roles="[viewer]",
-            path_parameters={"intervention_id": created["intervention_id"]},
-        ),
-    )
-    assert status == 200
+    effect = effect_of(api, created["intervention_id"])
     assert effect["status"] == "not_enough_data"
     assert effect["final"] is True
     status, _, _ = call(api, event("strategist_post_digest"))
