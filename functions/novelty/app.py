@@ -30,9 +30,11 @@ from riskradar.config import NoveltySettings
 from riskradar.dead_letters import DeadLetterRouter, FailedRecord
 from riskradar.embedding import MINILM_DIMENSION
 from riskradar.models import ShardNotice
+from riskradar.observability import keep_sdk_wire_logs_quiet
 from riskradar.online_detection import DetectionBatch, NoticeOutcome, OnlineDetectionService
 
 logger = Logger()
+keep_sdk_wire_logs_quiet()
 tracer = Tracer()
 metrics = Metrics()
 processor = SqsFifoPartialProcessor()
