@@ -407,6 +407,10 @@ class DetectionBatch:
     def dirty(self) -> bool:
         return self._dirty
 
+    @property
+    def broken(self) -> bool:
+        return self._broken
+
     def observe(self, notice: ShardNotice) -> NoticeOutcome:
         """Observe one shard. Raises (S3 errors, a missing shard) without changing the state."""
         if self._broken:
@@ -434,6 +438,15 @@ class DetectionBatch:
             rows.append(row)
             fingerprints.append(fingerprint)
             in_this_shard.add(fingerprint)
+        dimension = self.state.detector.dimension
+        if shard.vectors.ndim != 2 or (
+            dimension is not None and rows and shard.vectors.shape[1] != dimension
+        ):
+            # Refused before the detector sees it: the batch goes on without this shard.
+            raise ValueError(
+                f"{notice.shard_key}: vectors of shape {shard.vectors.shape}; the detector's have "
+                f"{dimension} dimensions"
+            )
         try:
             alerts = self.state.detector.observe(
                 shard.vectors[rows],
@@ -575,7 +588,7 @@ class OnlineDetectionService:
         finally:
             if batch.committed and batch.etag is not None:
                 self._warm = (batch.etag, batch.state)
-            elif batch.dirty:
+            elif batch.dirty or batch.broken:  # broken: the detector may hold half a shard
                 self._warm = None
 
     def _open(self) -> DetectionBatch:

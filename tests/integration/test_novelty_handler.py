@@ -216,3 +216,37 @@ def test_a_record_failing_on_its_last_receive_goes_to_the_fifo_dlq_and_the_later
     assert attributes["riskradar.dlq.receive-count"] == "5"
     assert letter["Attributes"]["MessageGroupId"] == "embedding-shards"
     sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter["ReceiptHandle"])
+
+
+def test_a_shard_of_other_vectors_is_refused_alone_and_its_batchmates_are_kept(
+    novelty: MockedFunction, stream: Stream
+) -> None:
+    """Vectors the detector cannot take (another model's dimension) are refused before they touch
+    it: the shard before is saved at once, the one after on redelivery, and on the last receive the
+    bad one alone goes to the dead-letter queue with its reason."""
+    sqs = boto3.client("sqs")
+    dlq_url = novelty.stack.physical_id("NoveltyDeadLetterQueue")
+    store = writer(novelty)
+
+    def other_model(shard: EmbeddingShard) -> str:
+        vectors = np.ascontiguousarray(shard.vectors[:, :16])
+        return str(
+            store(EmbeddingShard(shard.day, shard.report_ids, shard.theme_ids, shard.created_at, vectors))
+        )
+
+    good_before = stream.shard(stream.background(20), write=store)
+    bad = stream.shard(stream.background(20), write=other_model)
+    good_after = stream.shard(stream.background(20), write=store)
+    before = position(novelty)
+    event = event_for([good_before, bad, good_after])
+
+    assert failures(novelty.invoke(event)) == [record["messageId"] for record in event["Records"][1:]]
+    assert position(novelty) == before + 20
+
+    last = event_for([bad, good_after], receive_count=5)
+    assert failures(novelty.invoke(last)) == []
+    assert position(novelty) == before + 40
+    [letter] = sqs.receive_message(QueueUrl=dlq_url, MessageAttributeNames=["All"])["Messages"]
+    assert ShardNotice.model_validate_json(letter["Body"]) == bad
+    assert "16" in letter["MessageAttributes"]["riskradar.dlq.reason"]["StringValue"]
+    sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=letter["ReceiptHandle"])

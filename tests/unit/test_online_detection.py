@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from riskradar.adapters.s3 import EmbeddingShard, StateConflict, StoredState
 from riskradar.models import ShardNotice, ThemeAlert
+from riskradar.novelty import NoveltyDetector
 from riskradar.online_detection import (
     PROVISIONAL_PREFIX,
     REMEMBERED_PROVISIONAL_MEMBERS,
@@ -390,6 +391,34 @@ def test_a_batch_that_failed_to_save_does_not_leave_its_changes_in_the_warm_stat
 
     # The failed batch's reports are not in the state (they come back with their redelivery).
     assert detector_position(store) == 20
+
+
+def test_a_detector_that_raised_part_way_through_a_shard_is_not_reused_warm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The detector raised after remembering part of the batch's first shard: that in-memory state
+    is never saved, nor kept for the redelivery (which would observe those reports twice)."""
+    stream = Stream()
+    service, store, _, _ = service_for(stream)
+    run_batch(service, [stream.shard(stream.background(50))])
+    second = stream.shard(stream.background(50))
+    remember = NoveltyDetector._remember
+    calls = 0
+
+    def fail_on_the_21st(detector: NoveltyDetector, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 21:
+            raise MemoryError("out of memory part-way")
+        return remember(detector, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NoveltyDetector, "_remember", fail_on_the_21st)
+        with pytest.raises(MemoryError):
+            run_batch(service, [second])
+
+    run_batch(service, [second])  # the redelivery
+    assert detector_position(store) == 100
 
 
 def test_two_writers_never_overwrite_each_other() -> None:
