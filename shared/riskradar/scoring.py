@@ -255,7 +255,8 @@ def _default_cues() -> dict[str, SeverityCue]:
 class _ConfigModel(BaseModel):
     # Frozen: one config is shared by every report of a Lambda container. Unknown keys are refused so a
     # misspelt weight fails at cold start instead of being silently ignored; NaN/inf are never weights.
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    # Strict: `true` is not 1 and "80" is not 80 (validated as JSON, so arrays still make tuples).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class ThemeVerdictPoints(_ConfigModel):
@@ -441,7 +442,7 @@ class ScoringPolicy:
         if text is None or not text.strip():
             return cls()
         try:
-            document = json.loads(text, parse_constant=_refuse_constant)
+            document = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as error:
             raise ValueError(
                 f"SCORING_CONFIG is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
@@ -468,6 +469,16 @@ class ScoringPolicy:
         return self._by_business.get(business, self.default)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: a repeated one would silently drop a part."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"SCORING_CONFIG: {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"SCORING_CONFIG: {name} is not a number a weight can have")
 
@@ -491,7 +502,7 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
 
 def _validated(document: Mapping[str, Any], where: str) -> ScoringConfig:
     try:
-        return ScoringConfig.model_validate(document)
+        return ScoringConfig.model_validate_json(json.dumps(document))
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join([where, *(str(part) for part in e['loc'])])}: {e['msg']}" for e in error.errors()

@@ -482,6 +482,15 @@ BAD_DOCUMENTS = {
     "wrong type": ('{"default": {"base": "high"}}', "default.base: Input should be a valid integer"),
     "misspelt field": ('{"default": {"bsae": 5}}', "default.bsae: Extra inputs are not permitted"),
     "fractional points": ('{"default": {"emerging_theme": 1.5}}', "default.emerging_theme"),
+    "true as a number": ('{"default": {"emerging_theme": true}}', "default.emerging_theme"),
+    "a number in quotes": (
+        '{"businesses": {"ads": {"thresholds": {"critical": "80"}}}}',
+        "businesses.ads.thresholds.critical: Input should be a valid integer",
+    ),
+    "a business twice": (
+        '{"businesses": {"payments": {"base": 30}, "payments": {"emerging_theme": 5}}}',
+        "'payments' appears twice in one object",
+    ),
     "negative cap": (
         '{"businesses": {"ads": {"money_at_risk": {"cap": -1}}}}',
         "businesses.ads.money_at_risk.cap: Input should be greater than or equal to 0",
