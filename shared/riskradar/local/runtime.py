@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
-from riskradar.local.faults import FaultInjector, function_scope, install_client_hooks
+from riskradar.local.faults import FaultInjector, FunctionTimedOut, function_scope, install_client_hooks
 from riskradar.local.logs import FunctionOutput, logger
 from riskradar.local.moto_server import FAKE_CREDENTIALS
 
@@ -194,11 +194,16 @@ class LocalFunction:
                 elapsed = time.monotonic() - started
                 self._output.flush()
         if elapsed > config.timeout_s:
+            # Lambda stops it there and reports an error: the SQS batch comes back, the API answers
+            # 500. Its side effects happened here (Lambda would have cut them short somewhere).
             logger.warning(
-                "%s ran %.1f s, past its %d s timeout: Lambda would have stopped it",
+                "%s ran %.1f s, past its %d s timeout: Lambda would have stopped it; failed",
                 config.logical_id,
                 elapsed,
                 config.timeout_s,
+            )
+            raise FunctionTimedOut(
+                f"{config.logical_id}: ran {elapsed:.1f} s, past its {config.timeout_s} s timeout"
             )
         return _marshal_response(config.logical_id, result)
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from riskradar.local import LocalFunction, LocalStack
+from riskradar.local.faults import FunctionTimedOut
 from riskradar.local.runtime import INVOCATION_LOCK, FunctionConfiguration
 from tests.integration.local_stack.probe_stack import PROBE_SECRET, Probe
 
@@ -123,3 +124,26 @@ def test_the_timeout_clock_starts_when_the_handler_does(
 
     assert remaining_ms > 0
     assert not [r for r in caplog.records if "past its" in r.getMessage()]
+
+
+def test_a_handler_that_runs_past_its_timeout_fails_as_lambda_would(tmp_path: Path) -> None:
+    """Lambda stops it and reports an error: an SQS batch comes back, the API answers 500. Here
+    the handler runs to its end, and then the invocation fails."""
+    (tmp_path / "app.py").write_text(
+        "import time\n\ndef lambda_handler(event, context):\n    time.sleep(1.2)\n    return 'done'\n"
+    )
+    function = LocalFunction(
+        FunctionConfiguration(
+            logical_id="SlowFunction",
+            name="slow",
+            arn="arn:aws:lambda:us-east-1:123456789012:function:slow",
+            handler="app.lambda_handler",
+            runtime="python3.12",
+            memory_mb=128,
+            timeout_s=1,
+            search_path=(tmp_path,),
+            environment={},
+        )
+    )
+    with pytest.raises(FunctionTimedOut, match="past its 1 s timeout"):
+        function.invoke({})
