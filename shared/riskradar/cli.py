@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="replay the shipped Banking77 data through the local stack")
     demo.add_argument("--dataset", type=Path, help="CSV file with a 'text' column (default: Banking77)")
-    demo.add_argument("--limit", type=int, help="replay a seeded random sample of N rows")
+    demo.add_argument("--limit", type=_positive, help="replay a seeded random sample of N rows")
     demo.add_argument("--batch-size", type=_batch_size, default=100, help="reports per batch request (1-100)")
     demo.add_argument(
         "--label-column", default="category", help="label column ('' for none; default: category)"
@@ -458,7 +458,12 @@ def _token(args: argparse.Namespace) -> int:
     issuer_file: Path = args.issuer_file or local_issuer_file()
     if not issuer_file.is_file():
         raise CommandError(f"no running `riskradar serve` with JWT authorizers: {issuer_file} does not exist")
-    issuer = LocalIdentityProvider.from_issuer_file(issuer_file)
+    try:
+        issuer = LocalIdentityProvider.from_issuer_file(issuer_file)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CommandError(
+            f"{issuer_file} is not an issuer file `riskradar serve` wrote ({error!r})"
+        ) from None
     audience = args.audience or next(iter(issuer.audiences), None)
     if audience is None:
         raise CommandError(f"{issuer_file} names no audience: pass --audience")

@@ -75,8 +75,11 @@ def operator_for(args: argparse.Namespace) -> DeadLetterOperator:
     from riskradar.adapters.queue_admin import QueueAdmin, StackQueues
 
     if args.stack:
-        session = boto3.Session(region_name=args.region, profile_name=args.profile)
-        cloudformation, sqs = session.client("cloudformation"), session.client("sqs")
+        try:  # no region configured, an unknown profile: a line, not a traceback
+            session = boto3.Session(region_name=args.region, profile_name=args.profile)
+            cloudformation, sqs = session.client("cloudformation"), session.client("sqs")
+        except BotoCoreError as error:
+            raise DlqCommandError(f"{error} (pass --region and/or --profile)") from None
         stack_name = str(args.stack)
     else:
         from riskradar.local.defaults import local_serve_file

@@ -33,7 +33,11 @@ class RemoteError(Exception):
 
 def check_api_url(url: str) -> str:
     """The base URL without a trailing slash; RemoteError unless it is an http(s) URL with a host."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- reading it is the check: ValueError for a port out of range
+    except ValueError:  # "http://[::1" (an unclosed IPv6 host), "http://host:99999"
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RemoteError(
             f"{url!r} is not an API URL: expected http(s)://host[:port], e.g. the stack's ApiUrl output "

@@ -463,6 +463,8 @@ def _post_with_retries(
             raise ApiUnreachable(f"cannot reach {url}: {root_cause(error)}") from None
         except requests.Timeout:
             raise ApiUnreachable(f"{url} did not answer within {timeout_s:g} s") from None
+        except requests.RequestException as error:  # an URL requests refuses, a broken answer
+            raise ApiUnreachable(f"cannot send to {url}: {root_cause(error)}") from None
         if response.status_code not in RETRIED_STATUSES or delay is None:
             return response
         time.sleep(delay)

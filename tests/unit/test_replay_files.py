@@ -192,7 +192,10 @@ def test_replay_refuses_a_bad_file_with_one_line(tmp_path: Path, capsys: pytest.
     assert err.strip() == (f"riskradar: {path}: no column 'text' for --text-column (the header has: body)")
 
 
-@pytest.mark.parametrize("url", ["localhost:8080", "ftp://example.com", "http://", "not a url"])
+@pytest.mark.parametrize(
+    "url",
+    ["localhost:8080", "ftp://example.com", "http://", "not a url", "http://[::1", "http://127.0.0.1:99999"],
+)
 def test_replay_refuses_what_is_not_an_api_url(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str
 ) -> None:
@@ -225,6 +228,26 @@ def test_replay_options_that_contradict_each_other(
     assert (status, "--id-prefix '-bad'" in err) == (2, True)
 
 
+def test_commands_given_unusable_files_or_settings_answer_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_an_issuer = write(tmp_path, "issuer.json", '{"issuer": "x"}')
+    status, err = run_cli(capsys, "token", "--subject", "alice", "--issuer-file", str(not_an_issuer))
+    assert (status, "is not an issuer file" in err) == (2, True)
+    csv = write(tmp_path, "issuer.csv", "text\nhello\n")
+    status, err = run_cli(capsys, "token", "--subject", "alice", "--issuer-file", str(csv))
+    assert (status, "is not an issuer file" in err) == (2, True)
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    status, err = run_cli(capsys, "dlq", "list", "--stack", "riskradar-dev")
+    assert (status, "You must specify a region" in err) == (2, True)
+    status, err = run_cli(
+        capsys, "dlq", "list", "--stack", "s", "--region", "eu-west-1", "--profile", "nosuch"
+    )
+    assert (status, "nosuch" in err) == (2, True)
+
+
 def test_out_of_range_numbers_are_refused_by_the_parser(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -233,6 +256,10 @@ def test_out_of_range_numbers_are_refused_by_the_parser(
         cli.main(["replay", str(path), "--batch-size", "101"])
     assert exited.value.code == 2
     assert "intake takes at most 100 reports per request" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["demo", "--limit", "-5"])
+    assert exited.value.code == 2
+    assert "-5 is not positive" in capsys.readouterr().err
 
 
 def test_recluster_and_digest_without_a_running_serve(
