@@ -45,7 +45,12 @@ class _HttpApiHandler(BaseHTTPRequestHandler):
         return self.server_version
 
     def do_request(self) -> None:
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except ValueError:  # a Content-Length or chunk size that is no number, or negative
+            self.close_connection = True
+            self._write(error_response(400, "Bad Request", "local"))
+            return
         if body is None:
             response = error_response(413, "Request Entity Too Large", "local")
         else:
@@ -63,6 +68,8 @@ class _HttpApiHandler(BaseHTTPRequestHandler):
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
             return self._read_chunked()
         length = int(self.headers.get("content-length") or 0)
+        if length < 0:
+            raise ValueError(f"negative Content-Length {length}")
         if length > MAX_REQUEST_BYTES:
             self._discard(length)
             return None

@@ -158,6 +158,22 @@ def test_a_body_over_10_mib_is_refused_with_413_without_invoking(api: str, probe
     assert echo_invocations(probe) == before + 1
 
 
+@pytest.mark.parametrize("length", ["abc", "-1"])
+def test_a_content_length_that_is_no_length_is_a_400_without_invoking(
+    api: str, probe: Probe, length: str
+) -> None:
+    before = echo_invocations(probe)
+    parts = urlsplit(api)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    connection.putrequest("POST", "/echo")
+    connection.putheader("Content-Length", length)
+    connection.endheaders(b"hello")
+    response = connection.getresponse()
+    assert response.status == 400
+    connection.close()
+    assert echo_invocations(probe) == before
+
+
 def test_a_handler_exception_is_a_bare_500_with_the_traceback_in_the_log(
     api: str, caplog: pytest.LogCaptureFixture
 ) -> None:
