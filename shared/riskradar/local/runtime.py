@@ -292,15 +292,25 @@ def _applied_environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = previous
 
 
+#: Lambda's limit on a synchronous invocation's response (6 MB).
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+
+
 def _marshal_response(logical_id: str, result: Any) -> Any:
     """Lambda serialises the handler's return value to JSON; what cannot be serialised is an
     error on AWS, so it is one here too. Decimals pass, as in the real runtime."""
     if isinstance(result, bytes):
-        return result
-    try:
-        return json.loads(json.dumps(result, default=_json_decimal))
-    except (TypeError, ValueError) as error:
-        raise LambdaMarshalError(f"{logical_id}: unable to marshal response: {error}") from error
+        serialised = result
+    else:
+        try:
+            serialised = json.dumps(result, default=_json_decimal).encode("utf-8")
+        except (TypeError, ValueError) as error:
+            raise LambdaMarshalError(f"{logical_id}: unable to marshal response: {error}") from error
+    if len(serialised) > MAX_RESPONSE_BYTES:  # a synchronous invocation's payload limit
+        raise LambdaMarshalError(
+            f"{logical_id}: response of {len(serialised):,} bytes is over Lambda's {MAX_RESPONSE_BYTES:,}"
+        )
+    return result if isinstance(result, bytes) else json.loads(serialised)
 
 
 def _json_decimal(value: object) -> object:

@@ -39,9 +39,27 @@ class InvalidEventSource(ValueError):
     """An event source mapping Lambda's CreateEventSourceMapping would refuse."""
 
 
-def check_fifo_limits(queue_arn: str, *, batch_size: int, batching_window_s: float) -> None:
-    """Raise InvalidEventSource where Lambda refuses a mapping of a FIFO queue."""
+def check_event_source(
+    queue_arn: str,
+    *,
+    batch_size: int,
+    batching_window_s: float,
+    visibility_timeout_s: int,
+    function_timeout_s: int,
+) -> None:
+    """Raise InvalidEventSource where Lambda's CreateEventSourceMapping refuses the mapping, so
+    that a template the local stack runs is one AWS would deploy."""
+    if visibility_timeout_s < function_timeout_s:
+        raise InvalidEventSource(
+            f"{queue_arn}: the queue's visibility timeout ({visibility_timeout_s} s) is less than the "
+            f"function's timeout ({function_timeout_s} s)"
+        )
     if not queue_arn.endswith(".fifo"):
+        if batch_size > _MAX_FIFO_BATCH_SIZE and batching_window_s <= 0:
+            raise InvalidEventSource(
+                f"{queue_arn}: a batch size above {_MAX_FIFO_BATCH_SIZE} needs a batching window "
+                "(MaximumBatchingWindowInSeconds of at least 1)"
+            )
         return
     if batch_size > _MAX_FIFO_BATCH_SIZE:
         raise InvalidEventSource(
@@ -101,7 +119,14 @@ def _event_source(sqs_client: Any, mapping: Mapping[str, Any], function: LocalFu
     filters = mapping.get("FilterCriteria", {}).get("Filters", [])
     batch_size = int(mapping.get("BatchSize", 10))
     batching_window_s = float(mapping.get("MaximumBatchingWindowInSeconds", 0))
-    check_fifo_limits(arn, batch_size=batch_size, batching_window_s=batching_window_s)
+    visibility = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+    check_event_source(
+        arn,
+        batch_size=batch_size,
+        batching_window_s=batching_window_s,
+        visibility_timeout_s=int(visibility["Attributes"]["VisibilityTimeout"]),
+        function_timeout_s=function.configuration.timeout_s,
+    )
     return SqsEventSource(
         uuid=str(mapping["UUID"]),
         function=function,

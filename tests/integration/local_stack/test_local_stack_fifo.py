@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from riskradar.local import LocalStack
-from riskradar.local.sqs import InvalidEventSource, check_fifo_limits
+from riskradar.local.sqs import InvalidEventSource, check_event_source
 from tests.integration.local_stack.probe_stack import PROBE_TEMPLATE, Probe
 
 
@@ -174,14 +174,34 @@ def test_another_message_group_is_not_held_up_by_a_failing_one(stack: LocalStack
     assert [name for name, _ in fifo.dead_letters()] == ["poison", "behind"]
 
 
-def test_fifo_event_source_limits_are_those_of_lambda() -> None:
-    arn = "arn:aws:sqs:us-east-1:123456789012:work.fifo"
-    check_fifo_limits(arn, batch_size=10, batching_window_s=0)
-    check_fifo_limits("arn:aws:sqs:us-east-1:123456789012:work", batch_size=100, batching_window_s=5)
+def test_event_source_limits_are_those_of_lambda() -> None:
+    fifo = "arn:aws:sqs:us-east-1:123456789012:work.fifo"
+    standard = "arn:aws:sqs:us-east-1:123456789012:work"
+
+    def check(
+        arn: str, batch_size: int, window_s: float, visibility_s: int = 60, timeout_s: int = 30
+    ) -> None:
+        check_event_source(
+            arn,
+            batch_size=batch_size,
+            batching_window_s=window_s,
+            visibility_timeout_s=visibility_s,
+            function_timeout_s=timeout_s,
+        )
+
+    check(fifo, 10, 0)
+    check(standard, 100, 5)
+    check(standard, 10, 0, visibility_s=30)
     with pytest.raises(InvalidEventSource, match="at most 10"):
-        check_fifo_limits(arn, batch_size=11, batching_window_s=0)
+        check(fifo, 11, 0)
     with pytest.raises(InvalidEventSource, match="batching window"):
-        check_fifo_limits(arn, batch_size=10, batching_window_s=1)
+        check(fifo, 10, 1)
+    with pytest.raises(InvalidEventSource, match="needs a batching window"):
+        check(standard, 11, 0)
+    with pytest.raises(
+        InvalidEventSource, match=r"visibility timeout \(30 s\) is less than the function's timeout \(60 s\)"
+    ):
+        check(standard, 10, 0, visibility_s=30, timeout_s=60)
 
 
 def test_a_template_whose_fifo_event_source_lambda_would_refuse_does_not_start(tmp_path: Path) -> None:

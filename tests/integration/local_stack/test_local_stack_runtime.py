@@ -14,7 +14,7 @@ import pytest
 
 from riskradar.local import LocalFunction, LocalStack
 from riskradar.local.faults import FunctionTimedOut
-from riskradar.local.runtime import INVOCATION_LOCK, FunctionConfiguration
+from riskradar.local.runtime import INVOCATION_LOCK, FunctionConfiguration, LambdaMarshalError
 from tests.integration.local_stack.probe_stack import PROBE_SECRET, Probe
 
 
@@ -85,6 +85,24 @@ def test_invoke_calls_a_function_directly(stack: LocalStack) -> None:
     assert result["rule"] == "arn:direct"
 
 
+def local_function(folder: Path, logical_id: str, *, timeout_s: int) -> LocalFunction:
+    """The function whose handler is `app.lambda_handler` in `folder`."""
+    name = logical_id.removesuffix("Function").lower()
+    return LocalFunction(
+        FunctionConfiguration(
+            logical_id=logical_id,
+            name=name,
+            arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+            handler="app.lambda_handler",
+            runtime="python3.12",
+            memory_mb=128,
+            timeout_s=timeout_s,
+            search_path=(folder,),
+            environment={},
+        )
+    )
+
+
 def test_the_timeout_clock_starts_when_the_handler_does(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -93,19 +111,7 @@ def test_the_timeout_clock_starts_when_the_handler_does(
     (tmp_path / "app.py").write_text(
         "def lambda_handler(event, context):\n    return context.get_remaining_time_in_millis()\n"
     )
-    function = LocalFunction(
-        FunctionConfiguration(
-            logical_id="ClockFunction",
-            name="clock",
-            arn="arn:aws:lambda:us-east-1:123456789012:function:clock",
-            handler="app.lambda_handler",
-            runtime="python3.12",
-            memory_mb=128,
-            timeout_s=1,
-            search_path=(tmp_path,),
-            environment={},
-        )
-    )
+    function = local_function(tmp_path, "ClockFunction", timeout_s=1)
     lock_held = threading.Event()
     release = threading.Event()
 
@@ -132,18 +138,16 @@ def test_a_handler_that_runs_past_its_timeout_fails_as_lambda_would(tmp_path: Pa
     (tmp_path / "app.py").write_text(
         "import time\n\ndef lambda_handler(event, context):\n    time.sleep(1.2)\n    return 'done'\n"
     )
-    function = LocalFunction(
-        FunctionConfiguration(
-            logical_id="SlowFunction",
-            name="slow",
-            arn="arn:aws:lambda:us-east-1:123456789012:function:slow",
-            handler="app.lambda_handler",
-            runtime="python3.12",
-            memory_mb=128,
-            timeout_s=1,
-            search_path=(tmp_path,),
-            environment={},
-        )
-    )
+    function = local_function(tmp_path, "SlowFunction", timeout_s=1)
     with pytest.raises(FunctionTimedOut, match="past its 1 s timeout"):
         function.invoke({})
+
+
+def test_a_response_over_lambdas_6_mb_fails_as_on_aws(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "def lambda_handler(event, context):\n    return {'body': 'x' * event['size']}\n"
+    )
+    function = local_function(tmp_path, "BigFunction", timeout_s=10)
+    assert len(function.invoke({"size": 6_000_000})["body"]) == 6_000_000
+    with pytest.raises(LambdaMarshalError, match="over Lambda's 6,291,456"):
+        function.invoke({"size": 6_300_000})
