@@ -36,7 +36,6 @@ Pure functions over numpy arrays: no I/O, no clock.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,6 +45,7 @@ from scipy.stats import nbinom
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "MAX_SURPRISE",
     "EmergingConfig",
     "EmergingScore",
     "count_by_bucket",
@@ -55,6 +55,9 @@ __all__ = [
 
 #: Surprise (nats) from which a theme is emerging; see the module docstring for how it was chosen.
 DEFAULT_THRESHOLD = 12.0
+#: What a surprise no float can hold is written as: snapshots and alerts are JSON, which has no
+#: infinity (pydantic writes it as null, which then fails to read back).
+MAX_SURPRISE = 1e9
 
 Counts = npt.NDArray[np.float64]
 
@@ -237,6 +240,13 @@ def _negative_binomial_surprise(
     above = observed > mean
     surprise = np.zeros_like(observed)
     if np.any(above):
-        # sf(k - 1) = P(X >= k); logsf keeps its precision far into the tail.
-        surprise[above] = -nbinom.logsf(observed[above] - 1, size[above], success[above])
-    return np.where(np.isfinite(surprise), surprise, math.inf)
+        k, n, p = observed[above], size[above], success[above]
+        # sf(k - 1) = P(X >= k); logsf keeps its precision far into the tail, but underflows to
+        # -inf past it. There P(X >= k) is dominated by P(X = k), whose log stays finite: its
+        # surprise is a slight overestimate of the tail's, and JSON can carry it (not infinity).
+        log_tail = nbinom.logsf(k - 1, n, p)
+        underflow = ~np.isfinite(log_tail)
+        if np.any(underflow):
+            log_tail[underflow] = nbinom.logpmf(k[underflow], n[underflow], p[underflow])
+        surprise[above] = -log_tail
+    return np.where(np.isfinite(surprise), surprise, MAX_SURPRISE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from riskradar.emerging import (
     estimate_overdispersion,
     score_emerging,
 )
+from riskradar.themes import EmergingDetail
 
 DAYS = 14
 SHARES = np.array([0.30, 0.20, 0.15, 0.10, 0.08, 0.07, 0.05, 0.05])
@@ -174,8 +176,19 @@ def test_count_by_bucket() -> None:
         count_by_bucket(labels, times[:2], start=0.0, bucket_length=1.0, buckets=3)
 
 
-def test_scores_are_finite() -> None:
-    counts = np.array([[0.0] * 13 + [5000.0]])
-    [score] = score_emerging(["flood"], counts, np.full(14, 5000.0))
-    assert math.isfinite(score.score) or score.score == math.inf
-    assert score.is_emerging
+def test_scores_are_finite_however_far_into_the_tail_and_keep_their_order() -> None:
+    """Past where the tail probability underflows, the score stays finite (snapshots and alerts
+    are JSON, which has no infinity) and still grows with the burst."""
+    counts = np.array([[0.0] * 13 + [5000.0], [0.0] * 13 + [20000.0], [0.0] * 13 + [200.0]])
+    flood, bigger, smaller = score_emerging(["flood", "bigger", "smaller"], counts, np.full(14, 30000.0))
+    assert all(math.isfinite(score.score) and score.is_emerging for score in (flood, bigger, smaller))
+    assert smaller.score < flood.score < bigger.score
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    detail = EmergingDetail(
+        since=now,
+        surprise=bigger.score,
+        recent_reports=20000,
+        expected_reports=bigger.expected,
+        window_start=now,
+    )
+    assert EmergingDetail.model_validate_json(detail.model_dump_json()) == detail
