@@ -5,6 +5,7 @@ tests/e2e/test_bad_requests.py."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -89,6 +90,43 @@ def test_each_request_body_builds_as_described(case: Case) -> None:
         assert len(body) <= generate.MAX_BODY_BYTES, "only 413 cases may exceed the limit"
     if "json" in spec:
         assert json.loads(body) == case.json_body
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+LONG_VALUE_CASES = [
+    case
+    for case in invalid_cases() + valid_nasty_cases()
+    if case.category == "long_text"
+    and "json" in case.request["body"]
+    and re.search(r"\d+", case.id.split(".")[1])
+]
+
+
+@pytest.mark.parametrize("case", LONG_VALUE_CASES, ids=lambda case: case.id)
+def test_each_long_value_is_as_long_as_its_case_says(case: Case) -> None:
+    """`long_text.5001-ascii` holds a value of 5,001 characters (5,001 once trimmed, if padded):
+    what its expectation (refused or accepted) is about. Checked on the expanded body, against
+    the number in the case's name, not against the expansion itself."""
+    match = re.search(r"\d+", case.id.split(".")[1])
+    assert match is not None
+    length = int(match.group())
+    lengths = {len(text) for text in _strings(case.json_body)} | {
+        len(text.strip()) for text in _strings(case.json_body)
+    }
+    assert length in lengths
+
+
+def test_long_value_cases_are_checked() -> None:
+    assert len(LONG_VALUE_CASES) >= 20
 
 
 def test_the_repository_carries_no_large_bodies() -> None:

@@ -122,10 +122,13 @@ def test_an_intervention_started_today_is_pending() -> None:
     assert effect.status is EffectStatus.PENDING
 
 
-@pytest.mark.parametrize("stats", [None])
-def test_without_stats_there_is_not_enough_data(stats: ThemeStats | None) -> None:
-    effect = measure_intervention(intervention(), stats, [], today=END.date())
-    assert effect.status is not EffectStatus.OK
+def test_without_stats_there_is_not_enough_data() -> None:
+    """No recluster has run yet: no baseline before the start, and waiting will not make one."""
+    effect = measure_intervention(intervention(), None, [], today=END.date())
+    assert effect.status is EffectStatus.NOT_ENOUGH_DATA
+    assert effect.final
+    assert effect.reason is not None
+    assert "before the start" in effect.reason
 
 
 def test_an_intervention_started_at_midnight_has_its_first_day_in_the_after_window() -> None:

@@ -4,9 +4,11 @@ out of its logs, whatever LOG_LEVEL a debugging session sets."""
 from __future__ import annotations
 
 import ast
+import logging
 
 import pytest
 
+from riskradar.observability import SDK_WIRE_LOGGERS, keep_sdk_wire_logs_quiet
 from tests.helpers import ROOT
 
 FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
@@ -27,3 +29,20 @@ def test_every_function_quiets_the_sdk_wire_logs_when_it_loads(function: str) ->
 
 def test_there_are_functions_to_check() -> None:
     assert len(FUNCTIONS) >= 5
+
+
+def test_the_sdk_loggers_stay_at_info_when_everything_else_goes_to_debug() -> None:
+    root = logging.getLogger()
+    saved = root.level, {name: logging.getLogger(name).level for name in SDK_WIRE_LOGGERS}
+    try:
+        root.setLevel(logging.DEBUG)
+        for name in SDK_WIRE_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        keep_sdk_wire_logs_quiet()
+        assert {
+            name: logging.getLogger(name).getEffectiveLevel() for name in SDK_WIRE_LOGGERS
+        } == dict.fromkeys(SDK_WIRE_LOGGERS, logging.INFO)
+    finally:
+        root.setLevel(saved[0])
+        for name, level in saved[1].items():
+            logging.getLogger(name).setLevel(level)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -88,4 +89,9 @@ def test_minimum_key_length_is_accepted() -> None:
 
 
 def test_repr_does_not_show_the_key() -> None:
-    assert "k" * 16 not in repr(IdHasher(KEY))
+    key = bytes(range(32))  # one whose every rendering differs
+    hasher = IdHasher(key)
+    for shown in (repr(hasher), str(hasher), f"{hasher!r}"):
+        assert shown == "IdHasher(key=<hidden>)"
+        for rendering in (key.hex(), repr(key), base64.b64encode(key).decode(), key.decode("latin-1")):
+            assert rendering not in shown
