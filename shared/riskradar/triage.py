@@ -11,7 +11,10 @@ neither send a second signal nor lose the first. The record is written twice, ar
 
 1. the record, **pending**: everything triage decided (theme, score, reasons) and the signal
    itself (`signal_body`), with `signal_pending_since` = now — before any signal leaves (compactly:
-   the record as one string, `ReportStore.put_pending`);
+   the record as one string, `ReportStore.claim_pending`), and only where the report has no record
+   yet: of two invocations triaging one report at once (a standard queue may deliver a message
+   twice, into two batches), one owns it and the other retries it later, so two different scores
+   can never become two signals on two queues;
 2. the signals, to FIFO signal queues, each with MessageDeduplicationId = its report id
    (MessageGroupId too: signals need no order, so no report waits behind another);
 3. the record again, **sent**, with the signal's message id (the signal body dropped).
@@ -280,12 +283,19 @@ class TriageService:
         unique = list({report.report_id: report for report in batch}.values())
         fresh, resend = self._sort_out(unique, result, resend_unknown)
         outgoing = self._pending_signals(resend)
+        owned: set[str] = set()
         if fresh:
             pending = self._triage_fresh(fresh)
-            # The records exist, pending, before any signal leaves (see the module docstring).
-            self.reports.put_pending(pending)
-            outgoing += [_outgoing(item) for item in pending]
-        self._send_and_record(outgoing, {report.report_id for report in fresh}, result)
+            # The records exist, pending, before any signal leaves (see the module docstring);
+            # a report another invocation claimed meanwhile is its to signal.
+            taken = self.reports.claim_pending(pending)
+            for report_id in taken:
+                result.outcomes[report_id] = TriageOutcome(
+                    report_id, TriageStatus.FAILED, reason="another invocation is triaging this report; retry"
+                )
+            owned = {item.report_id for item in pending} - taken
+            outgoing += [_outgoing(item) for item in pending if item.report_id in owned]
+        self._send_and_record(outgoing, owned, result)
         for report_id in resend:
             result.outcomes.setdefault(
                 report_id,

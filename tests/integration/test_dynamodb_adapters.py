@@ -140,12 +140,13 @@ RECORD = {
 
 def test_a_pending_record_reads_back_exactly_with_its_signal(dynamodb: Any) -> None:
     store = ReportStore(dynamodb, "reports")
-    store.put_pending([PendingRecord(RECORD, '{"report_id": "r-pending"}', T0)])
+    assert store.claim_pending([PendingRecord(RECORD, '{"report_id": "r-pending"}', T0)]) == set()
 
     pending = store.pending(["r-pending", "r-missing"])
 
     assert pending == {"r-pending": PendingRecord(RECORD, '{"report_id": "r-pending"}', T0)}
     assert store.states(["r-pending"]) == {"r-pending": RecordState(SignalState.PENDING, T0)}
+    # Stored by an earlier triage version without a content digest: its state has none either.
     # Compact until sent: the record is one attribute, not twenty.
     stored = store.get("r-pending")
     assert stored is not None
@@ -160,11 +161,32 @@ def test_a_pending_record_reads_back_exactly_with_its_signal(dynamodb: Any) -> N
 
 def test_a_sent_record_is_not_pending(dynamodb: Any) -> None:
     store = ReportStore(dynamodb, "reports")
-    store.put_pending([PendingRecord(RECORD, "{}", T0)])
+    assert store.claim_pending([PendingRecord(RECORD, "{}", T0)]) == set()
     store.put_many([RECORD | {"signal_state": "sent", "signal_message_id": "m-1"}])
 
     assert store.pending(["r-pending"]) == {}
     assert store.states(["r-pending"]) == {"r-pending": RecordState(SignalState.SENT)}
+
+
+def test_a_report_with_a_record_cannot_be_claimed_again_and_the_others_of_its_batch_are(
+    dynamodb: Any,
+) -> None:
+    """Two invocations triaging one report at once: the first claim wins, whatever the second
+    decided; the second's other reports are claimed all the same (in transactions of 25)."""
+    store = ReportStore(dynamodb, "reports")
+    first = PendingRecord(RECORD | {"score": 47}, '{"priority": "normal"}', T0)
+    assert store.claim_pending([first]) == set()
+    others = [
+        PendingRecord(RECORD | {"report_id": f"r-{i}"}, f'{{"report_id": "r-{i}"}}', T0) for i in range(30)
+    ]
+    second = PendingRecord(RECORD | {"score": 55}, '{"priority": "high"}', T0)
+
+    assert store.claim_pending([*others[:10], second, *others[10:]]) == {"r-pending"}
+
+    assert store.pending(["r-pending"]) == {"r-pending": first}
+    assert set(store.pending([f"r-{i}" for i in range(30)])) == {f"r-{i}" for i in range(30)}
+    store.put_many([RECORD | {"signal_state": "sent", "signal_message_id": "m-1"}])
+    assert store.claim_pending([second]) == {"r-pending"}  # a sent record is no less taken
 
 
 def test_a_record_written_pending_in_full_by_an_earlier_version_is_still_resent(dynamodb: Any) -> None:

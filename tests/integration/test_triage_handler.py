@@ -343,6 +343,31 @@ def test_another_report_under_a_used_report_id_is_dead_lettered_at_once_and_the_
     assert records(triage, "reused") == first
 
 
+def test_a_report_another_invocation_claimed_meanwhile_is_left_to_it_and_retried(
+    triage: MockedFunction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two invocations triaging one report at once (a standard queue's duplicate delivery into
+    another batch) could reach different scores: two signals on two queues. The record is claimed
+    conditionally: the invocation that read the report's state before the other claimed it sends
+    nothing for it and has it retried."""
+    signals(triage)
+    assert triage.invoke(fresh_event("claimed")) == {"batchItemFailures": []}
+    first = records(triage, "claimed")
+    assert signal_ids(triage) == Counter({"claimed-0": 1, "claimed-1": 1, "claimed-2": 1})
+
+    # The second invocation read the states before the first claimed its records.
+    monkeypatch.setattr(triage.module.service.reports, "states", lambda report_ids: {})
+    event = fresh_event("claimed")
+    event["Records"] += fresh_event("unclaimed")["Records"][:1]
+    response = triage.invoke(event)
+
+    assert sorted(failures["itemIdentifier"] for failures in response["batchItemFailures"]) == [
+        f"claimed-message-{n}" for n in range(3)
+    ]
+    assert signal_ids(triage) == Counter({"unclaimed-0": 1})
+    assert records(triage, "claimed") == first
+
+
 def test_a_refused_signal_leaves_no_pending_record_and_is_sent_on_retry(triage: MockedFunction) -> None:
     sqs = boto3.client("sqs")
     saved = {}

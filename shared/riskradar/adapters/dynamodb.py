@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 #: Attributes only a pending item has.
 _PENDING_ONLY = frozenset({"signal_state", "signal_pending_since", "signal_body", "pending_record"})
@@ -24,6 +25,8 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 #: BatchGetItem's limit per request.
 _BATCH_GET_LIMIT = 100
+#: Pending records claimed in one transaction (100 at most; a record can be ~25 KB of a 4 MB request).
+_CLAIMS_PER_TRANSACTION = 25
 _UNPROCESSED_RETRIES = 8
 
 
@@ -32,7 +35,7 @@ class SignalState(StrEnum):
 
     #: The record was written before its signal was sent; whether SQS accepted the signal is not
     #: known yet. The item holds the signal (`signal_body`), `signal_pending_since` and the record
-    #: itself, as one string (`pending_record`; see ReportStore.put_pending).
+    #: itself, as one string (`pending_record`; see ReportStore.claim_pending).
     PENDING = "pending"
     #: SQS accepted the signal (`signal_message_id`): the report is triaged.
     SENT = "sent"
@@ -62,6 +65,19 @@ class RecordState:
     #: The stored report's content digest (riskradar.triage.content_digest); None: stored before
     #: records kept one.
     content_digest: str | None = None
+
+
+def _pending_item(item: PendingRecord) -> dict[str, Any]:
+    stored: dict[str, Any] = {
+        "report_id": item.report_id,
+        "signal_state": str(SignalState.PENDING),
+        "signal_pending_since": item.pending_since.isoformat(),
+        "signal_body": item.signal_body,
+        "pending_record": json.dumps(_SERIALIZER.serialize(dict(item.record))["M"]),
+    }
+    if "content_digest" in item.record:
+        stored["content_digest"] = item.record["content_digest"]
+    return stored
 
 
 class ReportStore:
@@ -122,30 +138,57 @@ class ReportStore:
                 )
         return found
 
-    def put_pending(self, pending: Sequence[PendingRecord]) -> None:
-        """Store these records *pending*, before their signals are sent.
+    def claim_pending(self, pending: Sequence[PendingRecord]) -> set[str]:
+        """Store these records *pending*, before their signals are sent, each only if its report
+        has no record yet; return the report ids another invocation holds a record of.
+
+        Two invocations can triage one report at once (a standard queue's duplicate delivery in
+        another batch) and reach different priorities: both signals would go out, to two queues
+        that cannot deduplicate each other. The conditional put makes one of them the owner.
 
         The record goes in as one string attribute, `pending_record` (DynamoDB JSON, so numbers
         keep their exact Decimal value), beside the signal: it is written in full, as attributes,
         once the signal is sent. Storing ~20 attributes, some nested, twice per report was the
         largest cost of a triage batch after the embedding (benchmarks/triage_throughput.py)."""
-        self.put_many(
-            [
-                {
-                    "report_id": item.report_id,
-                    "signal_state": str(SignalState.PENDING),
-                    "signal_pending_since": item.pending_since.isoformat(),
-                    "signal_body": item.signal_body,
-                    "pending_record": json.dumps(_SERIALIZER.serialize(dict(item.record))["M"]),
-                    **(
-                        {"content_digest": item.record["content_digest"]}
-                        if "content_digest" in item.record
-                        else {}
-                    ),
+        taken: set[str] = set()
+        for start in range(0, len(pending), _CLAIMS_PER_TRANSACTION):
+            chunk = list(pending[start : start + _CLAIMS_PER_TRANSACTION])
+            while chunk:
+                lost = self._claim(chunk)
+                if not lost:
+                    break
+                taken |= lost
+                chunk = [item for item in chunk if item.report_id not in lost]
+        return taken
+
+    def _claim(self, chunk: Sequence[PendingRecord]) -> set[str]:
+        """One transaction of conditional puts: all written, or the ids whose record exists."""
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    # The resource's client converts plain values to DynamoDB's types itself.
+                    "Item": _pending_item(item),
+                    "ConditionExpression": "attribute_not_exists(report_id)",
                 }
-                for item in pending
-            ]
-        )
+            }
+            for item in chunk
+        ]
+        try:
+            self._dynamodb.meta.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons", [])
+            lost = {
+                item.report_id
+                for item, reason in zip(chunk, reasons, strict=False)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            }
+            if not lost:  # cancelled for another reason (throttling, a conflict): the batch retries
+                raise
+            return lost
+        return set()
 
     def pending(self, report_ids: Iterable[str]) -> dict[str, PendingRecord]:
         """The pending records of these reports (those whose signal is still pending)."""
