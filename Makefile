@@ -123,7 +123,7 @@ clean:
 # dependencies are benchmark-only: installed into .venv by this target alone.
 bench-cluster: $(VENV)/.installed requirements-bench.txt
 	$(VENV)/bin/pip install -q -r requirements-bench.txt
-	$(PY) benchmarks/cluster_quality.py
+	$(PY) benchmarks/cluster_quality.py --repeats 3
 	$(PY) benchmarks/cluster_scale.py
 
 # `sam validate --lint`: SAM's own translation check and cfn-lint. Not part of `make test`: the test

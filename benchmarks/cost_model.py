@@ -143,7 +143,9 @@ def aws_calls(section: dict[str, Any]) -> float:
 
 def clustering_seconds(cluster: dict[str, Any], reports: float, basis: str) -> tuple[float, bool]:
     """Clustering time of a window of `reports`, from the measured sizes (default thread setting):
-    linear between them, and a least-squares line through them beyond (flagged as extrapolated)."""
+    linear between them, and beyond them (flagged as extrapolated) a least-squares fit of
+    a·n + b·n^1.5: the clustering makes 6·√n micro-clusters and compares every report with every
+    one of them (riskradar.clustering), so a straight line underestimates large windows."""
     runs = [r for r in cluster["runs"] if r.get("default_config", True)]
     points = sorted(
         (float(r["reports"]), float(r["cpu_seconds" if basis == "cpu" else "seconds"])) for r in runs
@@ -158,8 +160,25 @@ def clustering_seconds(cluster: dict[str, Any], reports: float, basis: str) -> t
         return points[0][1], False
     if len(points) == 1:
         return points[0][1] * reports / points[0][0], True
-    slope, intercept = statistics.linear_regression(sizes, [p[1] for p in points])
-    return max(slope * reports + intercept, 0.0), True
+    linear, superlinear = _fit_linear_and_three_halves(points)
+    return linear * reports + superlinear * reports**1.5, True
+
+
+def _fit_linear_and_three_halves(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(a, b) minimising Σ (a·n + b·n^1.5 - y)², both at least 0 (time never falls with size)."""
+    xx = sum(n * n for n, _ in points)
+    xz = sum(n * n**1.5 for n, _ in points)
+    zz = sum(n**3 for n, _ in points)
+    xy = sum(n * y for n, y in points)
+    zy = sum(n**1.5 * y for n, y in points)
+    determinant = xx * zz - xz * xz
+    a = (xy * zz - zy * xz) / determinant if determinant else 0.0
+    b = (zy * xx - xy * xz) / determinant if determinant else 0.0
+    if a < 0:  # refit with one term only
+        return 0.0, zy / zz
+    if b < 0:
+        return xy / xx, 0.0
+    return a, b
 
 
 def build(
@@ -386,7 +405,8 @@ def build(
         largest = max(cluster["runs"], key=lambda run: run["reports"])
         model.assumptions.append(
             f"the recluster window ({window:,.0f} reports) is outside the measured sizes: time extrapolated "
-            f"linearly; memory too is untested there ({largest['peak_rss_mb']:,.0f} MB peak at "
+            f"as a·n + b·n^1.5 fitted to them; memory too is untested there "
+            f"({largest['peak_rss_mb']:,.0f} MB peak at "
             f"{largest['reports']:,} reports; the function has {RECLUSTER_MEMORY_GB * 1024:,.0f} MB)"
         )
     return model

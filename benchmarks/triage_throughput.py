@@ -429,7 +429,12 @@ def main() -> None:
         ]
         if triage.stored != len(reports):
             print(f"WARNING: {len(reports)} reports sent, {triage.stored} stored in {REPORTS_TABLE}")
-    shares = [raw.others for raw in raws] + ([triage.others] if triage is not None else [])
+    # In the order the label gives (cost_model.py reads the triage share at index 1).
+    shares = (
+        [raws[0].others, triage.others, *(raw.others for raw in raws[1:])]
+        if triage is not None
+        else [raw.others for raw in raws]
+    )
     results["other_processes_cpu_share"] = shares
     rows.append(
         (

@@ -172,7 +172,7 @@ def test_a_report_with_a_record_cannot_be_claimed_again_and_the_others_of_its_ba
     dynamodb: Any,
 ) -> None:
     """Two invocations triaging one report at once: the first claim wins, whatever the second
-    decided; the second's other reports are claimed all the same (in transactions of 25)."""
+    decided; the second's other reports are claimed all the same."""
     store = ReportStore(dynamodb, "reports")
     first = PendingRecord(RECORD | {"score": 47}, '{"priority": "normal"}', T0)
     assert store.claim_pending([first]) == set()

@@ -148,6 +148,23 @@ def test_recluster_cost_per_report_follows_the_window_it_reclusters(cost_model: 
     assert not any("extrapolated" in assumption for assumption in large.assumptions)
 
 
+@pytest.mark.parametrize(("a", "b"), [(2e-4, 0.0), (1e-4, 2e-7), (0.0, 5e-7)])
+def test_clustering_time_beyond_the_measured_sizes_follows_n_and_n_to_the_1_5(
+    cost_model: ModuleType, a: float, b: float
+) -> None:
+    """Times measured at 10k-100k that grow as a·n + b·n^1.5 (the micro-clusters grow with √n)
+    are extrapolated along that curve, not along a straight line through them."""
+    runs = [
+        {"reports": n, "seconds": a * n + b * n**1.5, "cpu_seconds": a * n + b * n**1.5}
+        for n in (10_000, 50_000, 100_000)
+    ]
+    seconds, extrapolated = cost_model.clustering_seconds({"runs": runs}, 1_000_000, "cpu")
+    assert extrapolated
+    assert seconds == pytest.approx(a * 1e6 + b * 1e9, rel=1e-6)
+    inside, flagged = cost_model.clustering_seconds({"runs": runs}, 50_000, "cpu")
+    assert (inside, flagged) == (pytest.approx(a * 5e4 + b * 5e4**1.5), False)
+
+
 def test_the_table_names_the_totals_and_the_alternative(cost_model: ModuleType) -> None:
     model = cost_model.build(*inputs(), monthly_reports=1_000_000, basis="cpu", aws_call_ms=5)
     table = cost_model.render(model, "test machine")

@@ -25,8 +25,8 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 #: BatchGetItem's limit per request.
 _BATCH_GET_LIMIT = 100
-#: Pending records claimed in one transaction (100 at most; a record can be ~25 KB of a 4 MB request).
-_CLAIMS_PER_TRANSACTION = 25
+#: Pending records claimed at once (one conditional PutItem each; the client keeps 10 connections).
+_CONCURRENT_CLAIMS = 8
 _UNPROCESSED_RETRIES = 8
 
 
@@ -144,51 +144,33 @@ class ReportStore:
 
         Two invocations can triage one report at once (a standard queue's duplicate delivery in
         another batch) and reach different priorities: both signals would go out, to two queues
-        that cannot deduplicate each other. The conditional put makes one of them the owner.
+        that cannot deduplicate each other. The conditional put makes one of them the owner. One
+        PutItem per report, several at a time: BatchWriteItem takes no condition, and a transaction
+        costs twice the write units (and moto copies every table it touches for each one).
 
         The record goes in as one string attribute, `pending_record` (DynamoDB JSON, so numbers
         keep their exact Decimal value), beside the signal: it is written in full, as attributes,
         once the signal is sent. Storing ~20 attributes, some nested, twice per report was the
         largest cost of a triage batch after the embedding (benchmarks/triage_throughput.py)."""
-        taken: set[str] = set()
-        for start in range(0, len(pending), _CLAIMS_PER_TRANSACTION):
-            chunk = list(pending[start : start + _CLAIMS_PER_TRANSACTION])
-            while chunk:
-                lost = self._claim(chunk)
-                if not lost:
-                    break
-                taken |= lost
-                chunk = [item for item in chunk if item.report_id not in lost]
-        return taken
+        if not pending:
+            return set()
+        with ThreadPoolExecutor(max_workers=min(_CONCURRENT_CLAIMS, len(pending))) as pool:
+            claimed = list(pool.map(self._claim, pending))
+        return {item.report_id for item, won in zip(pending, claimed, strict=True) if not won}
 
-    def _claim(self, chunk: Sequence[PendingRecord]) -> set[str]:
-        """One transaction of conditional puts: all written, or the ids whose record exists."""
-        items = [
-            {
-                "Put": {
-                    "TableName": self._table.name,
-                    # The resource's client converts plain values to DynamoDB's types itself.
-                    "Item": _pending_item(item),
-                    "ConditionExpression": "attribute_not_exists(report_id)",
-                }
-            }
-            for item in chunk
-        ]
+    def _claim(self, item: PendingRecord) -> bool:
         try:
-            self._dynamodb.meta.client.transact_write_items(TransactItems=items)
+            # The resource's client converts plain values to DynamoDB's types itself.
+            self._dynamodb.meta.client.put_item(
+                TableName=self._table.name,
+                Item=_pending_item(item),
+                ConditionExpression="attribute_not_exists(report_id)",
+            )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = error.response.get("CancellationReasons", [])
-            lost = {
-                item.report_id
-                for item, reason in zip(chunk, reasons, strict=False)
-                if reason.get("Code") == "ConditionalCheckFailed"
-            }
-            if not lost:  # cancelled for another reason (throttling, a conflict): the batch retries
-                raise
-            return lost
-        return set()
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def pending(self, report_ids: Iterable[str]) -> dict[str, PendingRecord]:
         """The pending records of these reports (those whose signal is still pending)."""
