@@ -39,33 +39,33 @@ DIGEST_MEDIA_TYPES = {"application/json": "json", "text/html": "html", "text/mar
 
 
 def negotiate(accept: str | None, offered: Mapping[str, str], default: str) -> str | None:
-    """The name of the offered media type that the Accept header prefers: the highest q-value,
-    then the most specific range (`text/html` over `text/*` over `*/*`), then the earliest.
-    `default` when there is no header or only `*/*` matches; None when nothing offered is acceptable."""
+    """The name of the offered media type the Accept header prefers (RFC 9110 §12.5.1). Each
+    offered type takes the q-value of the most specific range that matches it (`text/html` over
+    `text/*` over `*/*`), so q=0 refuses a type even where a wildcard would allow it. The highest
+    q wins; among equals, a type named more specifically, then `default`, then the earliest
+    offered. `default` when there is no header; None when nothing offered is acceptable."""
     if not accept or not accept.strip():
         return default
-    ranges: list[tuple[str, float, int]] = []
-    for order, part in enumerate(accept.split(",")):
+    ranges: dict[str, float] = {}
+    for part in accept.split(","):
         media, *params = (piece.strip() for piece in part.split(";"))
+        if not media:
+            continue
         quality = 1.0
         for param in params:
             name, _, value = param.partition("=")
             if name.strip().lower() == "q":
                 try:
-                    quality = float(value)
+                    quality = min(max(float(value), 0.0), 1.0)
                 except ValueError:
                     quality = 0.0
-        if media and quality > 0:
-            ranges.append((media.lower(), quality, order))
-    chosen: str | None = None
-    best: tuple[float, int, int] | None = None
-    for offered_type, name in offered.items():
+        ranges.setdefault(media.lower(), quality)  # a range given twice: the first counts
+    candidates: list[tuple[float, int, bool, int, str]] = []
+    for position, (offered_type, name) in enumerate(offered.items()):
         family = offered_type.split("/", 1)[0]
-        for media, quality, order in ranges:
-            specificity = {offered_type: 2, f"{family}/*": 1, "*/*": 0}.get(media)
-            if specificity is None:
-                continue
-            key = (quality, specificity, -order)
-            if best is None or key > best:
-                best, chosen = key, (name if specificity else default)
-    return chosen
+        for media, specificity in ((offered_type, 2), (f"{family}/*", 1), ("*/*", 0)):
+            if media in ranges:
+                if ranges[media] > 0:
+                    candidates.append((ranges[media], specificity, name == default, -position, name))
+                break
+    return max(candidates)[-1] if candidates else None
