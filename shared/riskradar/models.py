@@ -46,6 +46,8 @@ _MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
 
 # Newlines and tabs are ordinary in free text; every other control character is refused.
 _ALLOWED_CONTROL_CHARS = frozenset("\n\r\t")
+# The characters SQS message bodies may not hold beyond the control characters (XML 1.0's set).
+_NOT_IN_SQS = frozenset("\ufffe\uffff")
 
 
 def _check_printable(value: str) -> str:
@@ -53,6 +55,9 @@ def _check_printable(value: str) -> str:
         # Unpaired surrogates never get here: pydantic refuses them as invalid strings.
         if unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROL_CHARS:
             raise ValueError(f"contains a control character (U+{ord(char):04X})")
+        if char in _NOT_IN_SQS:
+            # SQS refuses a message holding them: accepted, the report could never be queued.
+            raise ValueError(f"contains a noncharacter (U+{ord(char):04X})")
     return value
 
 

@@ -166,6 +166,8 @@ def test_created_at_defaults_to_now_and_is_not_client_set() -> None:
         ({"text": "x" * 5001}, "text", "at most 5000 characters"),
         ({"text": "bad \x00 byte"}, "text", "control character (U+0000)"),
         ({"text": "bell \x07"}, "text", "control character (U+0007)"),
+        ({"text": "not a character \uffff"}, "text", "noncharacter (U+FFFF)"),
+        ({"category": "\ufffe"}, "category", "noncharacter (U+FFFE)"),
         ({"text": "lone \ud800 surrogate"}, "text", "valid string"),
         ({"amount": {"value": -1, "currency": "USD"}}, "amount.value", "greater than or equal to 0"),
         ({"amount": {"value": Decimal("1E+999"), "currency": "USD"}}, "amount.value", "less than or equal"),
