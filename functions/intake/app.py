@@ -87,12 +87,18 @@ def post_report_batch() -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "accepted": counts[ItemStatus.ACCEPTED],
         "duplicates": counts[ItemStatus.DUPLICATE],
-        "rejected": len(outcomes) - counts[ItemStatus.ACCEPTED] - counts[ItemStatus.DUPLICATE],
+        "rejected": counts[ItemStatus.REJECTED],
+        # Not taken, and not for bad input: a used id (conflicts), the same report being accepted
+        # right now or a dependency failing (retry those: Retry-After).
+        "conflicts": counts[ItemStatus.CONFLICT],
+        "in_progress": counts[ItemStatus.IN_PROGRESS],
+        "failed": counts[ItemStatus.FAILED],
         "items": [outcome.as_dict() for outcome in outcomes],
     }
     status = batch_status(outcomes)
+    retry_some = counts[ItemStatus.IN_PROGRESS] + counts[ItemStatus.FAILED] > 0
     if status == HTTPStatus.ACCEPTED:
-        return json_response(status, body)
+        return json_response(status, body, {"Retry-After": "1"} if retry_some else None)
     # Nothing was taken: answer with the `error` object every other 4xx/5xx carries, so a client
     # handles a refused batch the way it handles a refused report; the per-item list stays.
     code, message = _BATCH_REFUSALS[status]

@@ -164,6 +164,35 @@ def test_a_report_queued_whose_idempotency_record_could_not_be_completed_is_acce
     assert [q["report_id"] for q in intake.drain()] == ["evt-half"]
 
 
+def test_a_batch_counts_each_outcome_under_its_own_name(intake: Intake) -> None:
+    """A conflict is not bad input: it is counted as a conflict, not as rejected."""
+    first = {**_sample_report(), "report_id": "evt-counted-1"}
+    assert intake.invoke(with_body(load_event("intake_post_report.json"), first))[0] == 202
+    reused = {**first, "text": "Another complaint under the same id."}
+    fresh = {**_sample_report(), "report_id": "evt-counted-2"}
+    invalid = {**_sample_report(), "report_id": "evt-counted-3", "business": "casino"}
+    event = with_body(
+        load_event("intake_post_report_batch.json"), {"reports": [reused, fresh, invalid, first]}
+    )
+
+    status, body = intake.invoke(event)
+
+    assert status == 202
+    counts = {
+        name: body[name]
+        for name in ("accepted", "duplicates", "rejected", "conflicts", "in_progress", "failed")
+    }
+    assert counts == {
+        "accepted": 1,
+        "duplicates": 1,
+        "rejected": 1,
+        "conflicts": 1,
+        "in_progress": 0,
+        "failed": 0,
+    }
+    assert [item["status"] for item in body["items"]] == ["conflict", "accepted", "rejected", "duplicate"]
+
+
 def test_batch_with_no_valid_report_is_422_with_the_error_object(intake: Intake) -> None:
     bad = {**_sample_report(), "report_id": "evt-bad-1", "text": " ", "business": "casino"}
     event = with_body(load_event("intake_post_report_batch.json"), {"reports": [bad, "not a report"]})
