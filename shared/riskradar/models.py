@@ -268,7 +268,10 @@ SIGNAL_SCHEMA_ID = "urn:riskradar:schema:signal:v1"
 def _require_time_zone(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must carry a time zone, e.g. 2024-05-01T12:00:00Z")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is a valid datetime, but not in UTC
+        raise ValueError("is out of range") from None
 
 
 #: A point in time with a time zone, normalised to UTC: a naive time on a queue is a bug upstream.

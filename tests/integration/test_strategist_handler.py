@@ -483,6 +483,9 @@ def test_an_intervention_is_created_read_and_listed(api: MockedFunction) -> None
         ({"start": "yesterday"}, 422, ["start"]),
         ({"start": "2026-11-20T00:00:00"}, 422, ["start"]),
         ({"end": "2026-11-19T00:00:00Z"}, 422, ["(body)"]),
+        ({"end": "9999-12-31T23:59:59Z"}, 422, ["end"]),  # "no end" written as a far date
+        ({"start": "0001-01-01T00:00:00+14:00"}, 422, ["start"]),  # before year 1 in UTC
+        ({"start": "1970-01-01T00:00:00Z"}, 422, ["start"]),
         ({"action": ""}, 422, ["action"]),
         ({"theme_id": "not-a-theme"}, 422, ["theme_id"]),
         ({"theme_id": "thm-00000000"}, 404, None),

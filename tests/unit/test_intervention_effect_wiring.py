@@ -7,11 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from riskradar.adapters.s3 import ReportFacts
+from riskradar.adapters.s3 import DigestRef, ReportFacts
 from riskradar.effect import EffectStatus
-from riskradar.strategist.models import Intervention, InterventionType
+from riskradar.strategist.digests import DigestPublisher
+from riskradar.strategist.models import Intervention, InterventionType, ThemeCuration
 from riskradar.strategist.service import measure_intervention
 from riskradar.theme_stats import ThemeStats, compute_theme_stats
+from riskradar.themes import ThemeSnapshot
 
 END = datetime(2026, 11, 30, 6, tzinfo=UTC)
 START = datetime(2026, 11, 15, 9, 30, tzinfo=UTC)  # mid-day: the 16th is its first whole day
@@ -186,3 +188,46 @@ def test_a_theme_whose_own_intervention_was_lifted_mid_day_on_the_first_baseline
     lifted_at_midnight = other.model_copy(update={"end": datetime(2026, 11, 1, tzinfo=UTC)})
     effect = measure_intervention(intervention(), stats_with(20), [lifted_at_midnight], today=END.date())
     assert "thm-c1" in effect.counts.control_theme_ids
+
+
+class StoredRecords:
+    def __init__(self, interventions: list[Intervention]) -> None:
+        self._interventions = interventions
+
+    def all_curation(self) -> dict[str, ThemeCuration]:
+        return {}
+
+    def interventions(self, *, theme_id: str | None = None) -> list[Intervention]:
+        return list(self._interventions)
+
+
+class KeptDigests:
+    def __init__(self) -> None:
+        self.published: list[dict[str, str]] = []
+
+    def publish(self, snapshot_version: int, generated_at: str, renderings: dict[str, str]) -> DigestRef:
+        self.published.append(renderings)
+        return DigestRef(snapshot_version, generated_at, {name: f"digests/{name}" for name in renderings})
+
+
+def test_interventions_at_the_calendars_edges_keep_no_digest_from_being_published() -> None:
+    """Records stored before the API bounded intervention dates: "9999-12-31T23:59" as "no end"
+    is measured as still in place; a start in year 1 cannot be measured and is left without one."""
+    good = intervention()
+    endless = intervention(
+        intervention_id="int-endless", theme_id="thm-c1", end=datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    )
+    ancient = intervention(
+        intervention_id="int-ancient", theme_id="thm-c2", start=datetime(1, 1, 2, tzinfo=UTC)
+    )
+    store = KeptDigests()
+    publisher = DigestPublisher(StoredRecords([good, endless, ancient]), store, clock=lambda: END)
+
+    digest, _ = publisher.publish(ThemeSnapshot.empty(8), stats_with(20))
+
+    assert len(store.published) == 1
+    effects = {view.intervention_id: view.effect for view in digest.other_interventions}
+    assert effects["int-ancient"] is None
+    assert effects["int-1"] is not None
+    assert effects["int-endless"] is not None
+    assert measure_intervention(good, stats_with(20), [endless], today=END.date()).status is EffectStatus.OK

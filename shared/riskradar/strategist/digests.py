@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from aws_lambda_powertools import Logger
+
 from riskradar.adapters.s3 import DigestRef
 from riskradar.digest import Digest, EffectView, Estimate, build_digest, render_html, render_markdown
 from riskradar.effect import InterventionEffect, RatioEstimate
@@ -20,6 +22,8 @@ from riskradar.strategist.models import Intervention, ThemeCuration
 from riskradar.strategist.service import SnapshotReader, measure_intervention
 from riskradar.theme_stats import ThemeStats
 from riskradar.themes import ThemeSnapshot
+
+logger = Logger(child=True)
 
 __all__ = ["DigestPublisher", "effect_view"]
 
@@ -46,13 +50,8 @@ class DigestPublisher:
         with_effects = [
             (
                 intervention,
-                effect_view(
-                    measure_intervention(
-                        intervention,
-                        stats,
-                        [other for other in interventions if other is not intervention],
-                        today=now.date(),
-                    )
+                _measured(
+                    intervention, stats, [other for other in interventions if other is not intervention], now
                 ),
             )
             for intervention in interventions
@@ -90,3 +89,16 @@ def effect_view(effect: InterventionEffect) -> EffectView:
 
 def _estimate(ratio: RatioEstimate | None) -> Estimate | None:
     return Estimate(value=ratio.ratio, ci_low=ratio.ci_low, ci_high=ratio.ci_high) if ratio else None
+
+
+def _measured(
+    intervention: Intervention, stats: ThemeStats | None, others: list[Intervention], now: datetime
+) -> EffectView | None:
+    """The intervention's effect for the digest; None, logged, when it cannot be measured (a
+    record from before the API bounded intervention dates): one such record must not keep every
+    digest from being published."""
+    try:
+        return effect_view(measure_intervention(intervention, stats, others, today=now.date()))
+    except (ValueError, OverflowError):
+        logger.exception("intervention %s could not be measured", intervention.intervention_id)
+        return None

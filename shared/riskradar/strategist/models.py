@@ -13,11 +13,19 @@ are refused, as on the intake API.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from riskradar.models import UtcDatetime
 from riskradar.theme_stats import SubjectActivity
@@ -71,6 +79,8 @@ class InterventionType(StrEnum):
 
 
 def _single_line(value: str) -> str:
+    # Line breaks as Windows (CRLF) or old Macs (CR) write them are line breaks: kept as LF.
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
     if any(ord(char) < 32 and char not in "\n\t" for char in value):
         raise ValueError("must not contain control characters")
     return value
@@ -106,6 +116,10 @@ class MergeRequest(_Strict):
     note: Note = ""
 
 
+#: The span an intervention's start and end must fall in.
+INTERVENTION_DATES: Final = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
 class InterventionRequest(_Strict):
     """Body of POST /v1/interventions."""
 
@@ -119,6 +133,17 @@ class InterventionRequest(_Strict):
     ]
     start: UtcDatetime
     end: UtcDatetime | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        # "9999-12-31" as "no end" would overflow every date window the effect is measured over.
+        if value is not None and not INTERVENTION_DATES[0] <= value < INTERVENTION_DATES[1]:
+            raise ValueError(
+                f"must be from {INTERVENTION_DATES[0]:%Y-%m-%d} to before {INTERVENTION_DATES[1]:%Y-%m-%d} "
+                "(leave end out for an intervention still in place)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _end_after_start(self) -> InterventionRequest:

@@ -451,7 +451,10 @@ def _days_touched(start: datetime, end: datetime | None) -> tuple[date, date | N
     if end is None:
         return start.astimezone(UTC).date(), None
     last_end = end.astimezone(UTC).date()
-    return start.astimezone(UTC).date(), last_end if _at_midnight(end) else last_end + timedelta(days=1)
+    if _at_midnight(end):
+        return start.astimezone(UTC).date(), last_end
+    # Lifted on the calendar's last day: it never ends within any window.
+    return start.astimezone(UTC).date(), last_end + timedelta(days=1) if last_end < date.max else None
 
 
 def _all_themes(
