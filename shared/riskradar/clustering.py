@@ -718,7 +718,9 @@ def _thresholds(unit: Vectors, labels: Labels, centroids: Vectors, config: Clust
     for cluster, group in enumerate(groups):  # every cluster has members: groups[i] is cluster i
         own = float(np.percentile(group, config.threshold_percentile))
         thresholds[cluster] = (group.size * own + prior * pooled) / (group.size + prior)
-    floored = np.clip(np.maximum(thresholds, config.threshold_floor), -1.0, 1.0)
+    # Below 1 by the capture tolerance: a theme of exact duplicates would otherwise need similarity
+    # 1.0, which triage's float32 matrix product can miss by an ulp for the very same text.
+    floored = np.clip(np.maximum(thresholds, config.threshold_floor), -1.0, 1.0 - _CAPTURE_TOLERANCE)
     return floored.astype(np.float32)
 
 

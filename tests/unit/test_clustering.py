@@ -20,7 +20,14 @@ from riskradar.clustering import (
     merge_clusters,
 )
 from riskradar.theme_identity import IdentityResult, match_themes
-from riskradar.themes import ClusteringState, LineageEvent, ThemeSnapshot, normalize_rows
+from riskradar.themes import (
+    ClusteringState,
+    LineageEvent,
+    ThemeInfo,
+    ThemeSnapshot,
+    assign_to_themes,
+    normalize_rows,
+)
 
 DIMENSION = 384
 Blobs = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], ClusterResult]
@@ -161,6 +168,23 @@ def test_five_reports() -> None:
     assert (result.labels == 0).tolist() == (truth == 0).tolist()
     assert cluster_embeddings(vectors, ClusteringConfig(min_theme_size=2)).n_clusters == 2
     assert cluster_embeddings(blobs([1, 1, 1, 1, 1], seed=6)[0]).n_clusters == 0
+
+
+def test_a_theme_of_one_complaint_filed_many_times_takes_that_complaint_back() -> None:
+    """500 copies of one text: the theme's threshold stays below 1, so triage's float32 product
+    (which can land an ulp under 1.0 for the very same vector) assigns the text to it again."""
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        text = normalize_rows(rng.normal(size=(1, 384))).astype(np.float32)
+        result = cluster_embeddings(np.repeat(text, 500, axis=0))
+        snapshot = ThemeSnapshot(
+            1,
+            datetime.now(UTC),
+            (ThemeInfo(theme_id="thm-00000001", label="copies", threshold=float(result.thresholds[0])),),
+            result.centroids,
+        )
+        assert float(result.thresholds[0]) < 1.0
+        assert not assign_to_themes(text, snapshot)[0].is_novel
 
 
 def test_non_unit_rows_are_normalised() -> None:
