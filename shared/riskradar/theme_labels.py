@@ -18,7 +18,8 @@ words are dropped: scikit-learn's list, plus filler it lacks ("does", "did", "ju
 "n't", "didnt" and the like are read as "not"): "never arrived" and "not received" are the point
 of a report. A negation is a keyword only as the first word of a bigram. The vocabulary comes from
 the individual reports with a ``min_df`` that grows with their number (``min_df_for``): a typo in
-one report of ten thousand is not a keyword.
+one report of ten thousand is not a keyword. A theme smaller than ``min_df`` keeps the terms found
+in as many of its reports as it has (a young theme of 3 reports is labelled by its own words).
 
 The label is made of the top keywords, in order: a bigram whose two words were both taken as
 unigrams replaces them ("card", "stolen", "card stolen" → "card stolen"), a keyword whose words are
@@ -141,7 +142,6 @@ def class_tfidf_keywords(
         token_pattern=_TOKEN_PATTERN,
         stop_words=_STOP_WORDS,
         ngram_range=(1, 2),
-        min_df=min_df if min_df is not None else min_df_for(len(reports)),
     )
     try:
         per_report = sparse.csr_matrix(vectorizer.fit_transform(reports), dtype=np.float64)
@@ -149,14 +149,20 @@ def class_tfidf_keywords(
         return empty
     # Summing the reports' counts per class is counting the joined document, minus the bigrams
     # that joining would invent across the end of one report and the start of the next.
-    class_of_report = np.repeat(np.arange(len(classes)), [len(texts) for texts in classes])
+    sizes = np.array([len(texts) for texts in classes])
+    class_of_report = np.repeat(np.arange(len(classes)), sizes)
     membership = sparse.csr_matrix(
         (np.ones(len(reports)), (class_of_report, np.arange(len(reports)))),
         shape=(len(classes), len(reports)),
     )
-    counts = sparse.csr_matrix(membership @ per_report)
+    keep = _frequent_enough(
+        per_report, membership, sizes, min_df or min_df_for(len(reports)), bool(background)
+    )
+    if not keep.any():
+        return empty
+    counts = sparse.csr_matrix(membership @ per_report[:, keep])
     weights = _class_tfidf(counts)
-    terms = vectorizer.get_feature_names_out()
+    terms = vectorizer.get_feature_names_out()[keep]
     return [_top_terms(weights[row], terms, top_k) for row in range(len(texts_per_class))]
 
 
@@ -250,6 +256,30 @@ def label_themes(
 
 def _preprocess(text: str) -> str:
     return _expand_negations(_PLACEHOLDER.sub(" ", text).lower())
+
+
+def _frequent_enough(
+    per_report: sparse.csr_matrix,
+    membership: sparse.csr_matrix,
+    sizes: npt.NDArray[np.int64],
+    min_df: int,
+    has_background: bool,
+) -> npt.NDArray[np.bool_]:
+    """Terms in at least `min_df` reports, or in as many of one theme's reports as that theme has
+    up to `min_df`: a young theme of 3 reports keeps the words only it uses (a window-wide min_df
+    of 5 gave it another theme's words as its label, and its emerging alert with them)."""
+    present = per_report.copy()
+    present.data[:] = 1.0
+    in_reports = np.asarray(present.sum(axis=0)).ravel()
+    in_class = sparse.csr_matrix(membership @ present)
+    needed = np.minimum(min_df, sizes).astype(np.float64)
+    if has_background:  # the unclustered reports are no theme: the window-wide bar applies
+        needed[-1] = min_df
+    rows = np.repeat(np.arange(in_class.shape[0]), np.diff(in_class.indptr))
+    concentrated = np.zeros(per_report.shape[1], dtype=np.bool_)
+    concentrated[in_class.indices[in_class.data >= needed[rows]]] = True
+    result: npt.NDArray[np.bool_] = (in_reports >= min_df) | concentrated
+    return result
 
 
 def _class_tfidf(counts: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -161,6 +161,29 @@ def test_label_themes_labels_every_cluster_from_its_own_reports() -> None:
     assert cards.terms == tuple(term for term, _ in cards.keywords)
 
 
+def test_a_young_theme_keeps_the_words_only_it_uses_in_a_large_window() -> None:
+    """4 reports in a window of 5,000, where a term needs 5 reports: a theme smaller than that
+    keeps words found in each of its reports, instead of being labelled with another theme's."""
+    old = [
+        "my card payment was declined at the shop",
+        "refund still not received for my order",
+        "transfer pending for three days",
+        "atm kept my card",
+    ]
+    new = [
+        "crypto wallet drained after fake airdrop link",
+        "fake airdrop drained my crypto wallet",
+        "airdrop scam drained wallet",
+        "crypto wallet drained by airdrop phishing site, my card fine",
+    ]
+    assert min_df_for(5000) == 5
+    keywords = class_tfidf_keywords([[old[i] for _ in range(1249)] for i in range(4)] + [new])
+    young = [term for term, _ in keywords[4]]
+    assert {"airdrop", "drained", "wallet"} <= set(young[:4])
+    assert "phishing" not in young  # in one of its four reports only
+    assert all("airdrop" not in term for theme in keywords[:4] for term, _ in theme)
+
+
 def test_label_themes_refuses_misaligned_inputs() -> None:
     vectors = normalize_rows([[1, 0]])
     with pytest.raises(ValueError, match="1 texts, 1 vectors and 2 cluster labels"):
