@@ -641,10 +641,17 @@ def merge_clusters(
     labels = result.labels.copy()
     micro_groups = result.state.micro_groups.copy()
     cut_groups = result.groups.copy()
+    taken: set[int] = set()
     for group in groups:
-        members = sorted({int(cluster) for cluster in group})
-        if not members or members[0] < 0 or members[-1] >= result.n_clusters:
+        wanted = sorted({int(cluster) for cluster in group})
+        if not wanted or wanted[0] < 0 or wanted[-1] >= result.n_clusters:
             raise ValueError(f"cluster group {list(group)} is not within 0..{result.n_clusters - 1}")
+        # A cluster two groups claim (half of it from each of two merge targets) stays with the
+        # first: joining the groups through it would merge two themes no strategist merged.
+        members = [cluster for cluster in wanted if cluster not in taken]
+        taken.update(members)
+        if len(members) < 2:
+            continue
         target = members[0]
         labels[np.isin(labels, members)] = target
         if cut_groups.size:

@@ -517,6 +517,22 @@ def test_merge_clusters_makes_one_cluster_of_a_group_and_keeps_the_rest(twelve_b
     assert set(merged.state.micro_groups[carried].tolist()) == {int(merged.groups[only])}
 
 
+def test_a_cluster_two_merge_groups_claim_joins_the_first_only(twelve_blobs: Blobs) -> None:
+    """Half of a cluster came from each of two merge targets: it joins the first group, the two
+    targets stay two themes, and the warm-start state agrees with the clusters it returns."""
+    vectors, _, result = twelve_blobs
+    a, b, shared = 0, 1, result.n_clusters - 1
+    merged = merge_clusters(vectors, result, [[a, shared], [b, shared]])
+
+    assert merged.n_clusters == result.n_clusters - 1
+    (first,) = np.unique(merged.labels[(result.labels == a) | (result.labels == shared)])
+    (second,) = np.unique(merged.labels[result.labels == b])
+    assert first != second
+    assert np.array_equal(merged.labels == second, result.labels == b)
+    # Every cluster's group holds micro-clusters in the state a warm start continues from.
+    assert set(merged.groups.tolist()) <= set(merged.state.micro_groups.tolist())
+
+
 def test_merge_clusters_without_groups_changes_nothing_and_refuses_unknown_clusters(
     twelve_blobs: Blobs,
 ) -> None:
