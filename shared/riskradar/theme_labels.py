@@ -33,6 +33,7 @@ Everything is deterministic: ties are broken by the term (alphabetically) or the
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -94,8 +95,25 @@ _STOP_WORDS: Final = sorted(
 
 # Redaction placeholders (riskradar.redaction) and any future ones of the same shape.
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]*\]")
-# Two or more word characters, at least one of them a letter: "3ds" stays, "2026" and "10.50" go.
-_TOKEN_PATTERN: Final = r"(?u)\b(?=\w*[^\W\d_])\w\w+\b"  # noqa: S105 (a regex, not a password)
+
+
+def _token_pattern() -> str:
+    """Two or more word characters, at least one of them a letter: "3ds" stays, "2026" and "10.50"
+    go. Combining marks count as word characters: Python's `\\w` leaves out the vowel signs of
+    Hindi, Thai and other scripts, which cut "कार्ड" (card) into fragments."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x300, 0x10000):  # the marks of the Basic Multilingual Plane
+        if unicodedata.category(chr(code)).startswith("M"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    marks = "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges)
+    word = f"\\w{marks}"
+    return f"(?<![{word}])(?=[{word}]*[^\\W\\d_])[{word}]{{2,}}(?![{word}])"
+
+
+_TOKEN_PATTERN: Final = _token_pattern()
 
 
 @dataclass(frozen=True)

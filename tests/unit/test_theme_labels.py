@@ -184,6 +184,16 @@ def test_a_young_theme_keeps_the_words_only_it_uses_in_a_large_window() -> None:
     assert all("airdrop" not in term for theme in keywords[:4] for term, _ in theme)
 
 
+def test_words_with_vowel_signs_stay_whole() -> None:
+    """Hindi writes vowels as combining signs, which Python's \\w leaves out: "कार्ड चोरी" (card
+    theft) must be keywords, not fragments of them."""
+    keywords = class_tfidf_keywords(
+        [["मेरा कार्ड चोरी हो गया", "कार्ड चोरी", "चोरी कार्ड"], ["parcel never arrived", "parcel lost"]]
+    )
+    assert {"कार्ड", "चोरी"} <= {term for term, _ in keywords[0]}
+    assert label_from_keywords([term for term, _ in keywords[0]]).startswith(("कार्ड", "चोरी"))
+
+
 def test_label_themes_refuses_misaligned_inputs() -> None:
     vectors = normalize_rows([[1, 0]])
     with pytest.raises(ValueError, match="1 texts, 1 vectors and 2 cluster labels"):
