@@ -45,10 +45,11 @@ _CURRENCY_WORDS = {
     "euros": "EUR",
     "eur": "EUR",
 }
-_AMOUNT_AFTER_SYMBOL = re.compile(r"([£$€])\s?(\d{1,7}(?:[.,]\d{1,2})?)")
-_AMOUNT_BEFORE_WORD = re.compile(
-    r"\b(\d{1,7}(?:\.\d{1,2})?)\s?(pounds|gbp|dollars|usd|euros|eur)\b", re.IGNORECASE
-)
+# A number as people write money: grouped by thousands ("10,000", "2,499.99") or not ("1500",
+# "12.50"), or with a decimal comma ("12,50": one or two digits after it, nothing more).
+_MONEY_NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)(?![\d,.]*\d)"
+_AMOUNT_AFTER_SYMBOL = re.compile(rf"([£$€])\s?{_MONEY_NUMBER}")
+_AMOUNT_BEFORE_WORD = re.compile(rf"\b{_MONEY_NUMBER}\s?(pounds|gbp|dollars|usd|euros|eur)\b", re.IGNORECASE)
 
 
 class DatasetError(ValueError):
@@ -249,12 +250,19 @@ def _from_epoch(seconds: float) -> datetime | None:
 def extract_amount(text: str) -> dict[str, str] | None:
     """A money amount the reporter mentions ("£100", "50 dollars"), as the API's amount object."""
     if match := _AMOUNT_AFTER_SYMBOL.search(text):
-        value, currency = match.group(2).replace(",", "."), _CURRENCY_SYMBOLS[match.group(1)]
+        value, currency = _money_number(match.group(2)), _CURRENCY_SYMBOLS[match.group(1)]
     elif match := _AMOUNT_BEFORE_WORD.search(text):
-        value, currency = match.group(1), _CURRENCY_WORDS[match.group(2).lower()]
+        value, currency = _money_number(match.group(1)), _CURRENCY_WORDS[match.group(2).lower()]
     else:
         return None
     return {"value": str(Decimal(value)), "currency": currency}
+
+
+def _money_number(written: str) -> str:
+    """ "10,000" is ten thousand, "12,50" twelve and a half."""
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?", written):
+        return written.replace(",", "")
+    return written.replace(",", ".")
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from riskradar.intake.validation import IntakePolicy, validate_report
-from riskradar.replay import ReplayPlan, SimulatedIntervention, SourceRow, synthesize_reports
+from riskradar.replay import ReplayPlan, SimulatedIntervention, SourceRow, extract_amount, synthesize_reports
 
 END = datetime(2026, 11, 28, 18, tzinfo=UTC)
 ROWS = [SourceRow(f"someone used my card without asking, case {i}", "fraud") for i in range(3000)] + [
@@ -55,3 +57,21 @@ def test_a_simulated_intervention_removes_its_share_of_the_label_in_its_business
     for business in ("shop", "live", "ads"):
         assert count(reports, "fraud", business, after=True) == count(baseline, "fraud", business, after=True)
     assert count(reports, "parcel", None, after=True) == count(baseline, "parcel", None, after=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("€10,000 was taken from my account", {"value": "10000", "currency": "EUR"}),
+        ("a £200,000 deposit", {"value": "200000", "currency": "GBP"}),
+        ("charged $2,499.99 twice", {"value": "2499.99", "currency": "USD"}),
+        ("1,500 dollars gone", {"value": "1500", "currency": "USD"}),
+        ("a £12,50 fee", {"value": "12.50", "currency": "GBP"}),  # a decimal comma
+        ("I paid $100 yesterday", {"value": "100", "currency": "USD"}),
+        ("about 40 euros", {"value": "40", "currency": "EUR"}),
+        ("order 12345678 for $12345678", None),  # more digits than any amount here
+        ("no money mentioned", None),
+    ],
+)
+def test_amounts_are_read_as_people_write_them(text: str, amount: dict[str, str] | None) -> None:
+    assert extract_amount(text) == amount
