@@ -602,7 +602,11 @@ def test_the_markdown_summary_leads_with_emerging_themes_then_the_top_ones() -> 
 @pytest.mark.parametrize(
     ("usd", "text"),
     [
-        (0.2, "$0"),
+        (0, "$0"),
+        (0.2, "< $1"),  # a real amount, if small, is never shown as nothing
+        (0.5, "$1"),  # halves round up, as the page's script rounds them
+        (2.5, "$3"),
+        (1_250, "$1.3k"),
         (950, "$950"),
         (12_345, "$12.3k"),
         (999_950, "$1.0M"),

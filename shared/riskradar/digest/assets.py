@@ -189,7 +189,8 @@ SCRIPT: Final = """
   }
   function total(values) { return values.reduce(function (a, b) { return a + b; }, 0); }
   function money(usd) {
-    if (usd < 0.5) { return "$0"; }
+    if (usd <= 0) { return "$0"; }
+    if (usd < 0.5) { return "< $1"; }
     if (usd < 1000) { return "$" + fmt.format(Math.round(usd)); }
     var units = [[1e3, "k"], [1e6, "M"], [1e9, "B"]];
     for (var i = 0; i < units.length; i++) {

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 __all__ = ["ago", "count", "day_span", "growth", "moment", "money", "plural", "short_hash"]
 
@@ -20,18 +21,27 @@ def plural(value: int, one: str, many: str | None = None) -> str:
 
 
 def money(usd: float) -> str:
-    """USD for people: '$0', '$950', '$12.3k', '$1.2M'."""
-    if usd < 0.5:
+    """USD for people: '$0', '< $1', '$950', '$12.3k', '$1.2M'. Halves round up, as the page's
+    filter script rounds them (JavaScript's Math.round and toFixed): a figure reads the same
+    before a filter is applied and after it is cleared."""
+    if usd <= 0:
         return "$0"
+    if usd < 0.5:  # a real amount, if a small one: never shown as nothing
+        return "< $1"
     if usd < 1_000:
-        return f"${usd:,.0f}"
+        return f"${_half_up(usd, 0):,}"
     for size, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
         scaled = usd / size
-        text = f"{scaled:.1f}" if scaled < 99.95 else f"{scaled:,.0f}"
+        text = f"{_half_up(scaled, 1)}" if scaled < 99.95 else f"{_half_up(scaled, 0):,}"
         # 999,950 would read "$1,000k": step up to "$1.0M" instead.
         if suffix == "B" or float(text.replace(",", "")) < 1000:
             return f"${text}{suffix}"
     raise AssertionError("unreachable: the last unit always returns")
+
+
+def _half_up(value: float, places: int) -> Decimal:
+    # The float's exact binary value, rounded half up: what toFixed does with the same double.
+    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def growth(ratio: float) -> str:
