@@ -206,6 +206,9 @@ def test_filters_keep_only_the_themes_and_counts_of_the_selection(
             assert card_count(page, theme_id) == expected[theme_id]
         total = expected_count(digest.volume, business, role)
         assert page.locator("[data-total-reports]").inner_text() == f"{total:,}"
+        # Money is kept per business, not per role: a role filter says so instead of implying it.
+        note = page.locator("[data-filter-note]").first.inner_text()
+        assert ("money is not split by reporter role" in note) == (role is not None)
 
     page.select_option("#filter-business", "")
     page.select_option("#filter-role", "")

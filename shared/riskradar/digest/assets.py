@@ -275,7 +275,9 @@ SCRIPT: Final = """
       el.querySelectorAll("svg[data-spark]").forEach(function (svg) { drawSpark(svg, daily); });
       var usd = b === "" ? theme.money : (theme.money_by_business[b] || 0);
       setText(el, "[data-money]", money(usd));
-      setText(el, "[data-money-note]", b === "" ? theme.money_note : (r === "" ? "in " + b : "in " + b + ", all reporter roles"));
+      // Money is kept per business, not per reporter role: say so rather than imply it.
+      var note = b === "" ? (r === "" ? theme.money_note : "all reporter roles") : "in " + b;
+      setText(el, "[data-money-note]", r === "" || b === "" ? note : note + ", all reporter roles");
       el.querySelectorAll("[data-split]").forEach(function (bar) {
         var by = bar.getAttribute("data-split");
         drawBar(bar, grouped(theme.cells, b, r, by === "business" ? 0 : 1));
@@ -298,10 +300,14 @@ SCRIPT: Final = """
       Object.keys(data.themes).forEach(function (id) { usd += data.themes[id].money_by_business[b] || 0; });
     }
     setText(document, "[data-total-money]", money(usd));
-    setText(document, "[data-total-money-where]", b === "" ? "" : "in " + b);
+    var moneyWhere = b === "" ? "" : "in " + b;
+    if (r !== "") { moneyWhere = moneyWhere ? moneyWhere + ", all reporter roles" : "all reporter roles"; }
+    setText(document, "[data-total-money-where]", moneyWhere);
     setText(document, "[data-total-where]", where ? "in " + where : "");
     document.querySelectorAll("[data-filter-note]").forEach(function (el) {
-      el.textContent = filtered ? "Counts, charts and money show " + where + " only." : "";
+      el.textContent = !filtered ? "" : r === ""
+        ? "Counts, charts and money show " + where + " only."
+        : "Counts and charts show " + where + " only; money is not split by reporter role.";
     });
   }
 
