@@ -190,12 +190,14 @@ _IPV4 = re.compile(
 # Groups chain freely (a country's layout is not checked); _longest_phone picks where it ends.
 _PHONE_INTERNATIONAL = re.compile(
     r"(?<![^\W_])"
-    r"(?:\((?:\+|00)[1-9][0-9]{0,3}\)[ .\-]?[0-9]+"  # (+CC) or (00CC), as many write it
+    # (+CC) or (00CC), as many write it; not the area code of a number already begun ("1-(001) …")
+    r"(?:(?<![0-9][ .\-])\((?:\+|00)[1-9][0-9]{0,3}\)[ .\-]?[0-9]+"
     r"|(?:\+|(?<![0-9][ .\-/:,])00)[1-9][0-9]*)"  # +CC, or 00CC not inside a number
     r"(?:(?:[ .\-/]?\([0-9]{1,5}\)[ .\-/]?|[ .\-/])[0-9]+)*"  # groups, maybe a (0) or (area)
 )
 # An extension glued to the number (555-123-4567x204) ends the number; it is not a longer word.
 _EXTENSION = r"(?:x|ext\.?)[0-9]"
+_GLUED_EXTENSION = re.compile(_EXTENSION)
 _PHONE_NORTH_AMERICAN = re.compile(
     r"(?<![^\W_])(?<![0-9][.\-/:])(?<!\+)"
     r"(?:1[ .-]?)?"
@@ -333,7 +335,7 @@ def _longest_phone(
 
 def _glued(text: str, end: int) -> bool:
     glued = end < len(text) and (text[end].isalnum() or text[end] == "_")
-    return glued and re.match(_EXTENSION, text[end:]) is None
+    return glued and _GLUED_EXTENSION.match(text, end) is None
 
 
 def _find_international_phones(text: str) -> Iterator[_Span]:

@@ -453,6 +453,7 @@ def test_placeholders_are_stable(placeholders: list[str], prose: list[str]) -> N
         ("ring 020 7946 0958 or 07700 900123", "ring [PHONE] or [PHONE]"),
         ("whatsapp +4915123456789!", "whatsapp [PHONE]!"),
         ("call me on (+44) 7911 123456", "call me on [PHONE]"),
+        ("call 1-(001) 000-0000", "call [PHONE]"),  # a North-American area code, not (00CC)
         ("reach me at (+33)612345678 or (0049) 151 23456789", "reach me at [PHONE] or [PHONE]"),
         # A glued extension ends the number; it is no longer word.
         ("office 555-123-4567x204 or +44 20 7946 0958ext.12", "office [PHONE]x204 or [PHONE]ext.12"),
