@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from scipy.optimize import nnls
+
 from riskradar.shard_compaction import RECOMPACT_AFTER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,19 +169,9 @@ def clustering_seconds(cluster: dict[str, Any], reports: float, basis: str) -> t
 
 def _fit_linear_and_three_halves(points: list[tuple[float, float]]) -> tuple[float, float]:
     """(a, b) minimising Σ (a·n + b·n^1.5 - y)², both at least 0 (time never falls with size)."""
-    xx = sum(n * n for n, _ in points)
-    xz = sum(n * n**1.5 for n, _ in points)
-    zz = sum(n**3 for n, _ in points)
-    xy = sum(n * y for n, y in points)
-    zy = sum(n**1.5 * y for n, y in points)
-    determinant = xx * zz - xz * xz
-    a = (xy * zz - zy * xz) / determinant if determinant else 0.0
-    b = (zy * xx - xy * xz) / determinant if determinant else 0.0
-    if a < 0:  # refit with one term only
-        return 0.0, zy / zz
-    if b < 0:
-        return xy / xx, 0.0
-    return a, b
+    sizes = np.array([n for n, _ in points])
+    (a, b), _ = nnls(np.column_stack([sizes, sizes**1.5]), np.array([y for _, y in points]))
+    return float(a), float(b)
 
 
 def build(

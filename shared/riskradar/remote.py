@@ -35,10 +35,11 @@ def check_api_url(url: str) -> str:
     """The base URL without a trailing slash; RemoteError unless it is an http(s) URL with a host."""
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 -- reading it is the check: ValueError for a port out of range
+        _ = parts.port  # ValueError for a port out of range
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:  # "http://[::1" (an unclosed IPv6 host), "http://host:99999"
-        parts = urlsplit("")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+        usable = False
+    if not usable:
         raise RemoteError(
             f"{url!r} is not an API URL: expected http(s)://host[:port], e.g. the stack's ApiUrl output "
             "or the API address `riskradar serve` prints"

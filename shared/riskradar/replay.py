@@ -47,7 +47,9 @@ _CURRENCY_WORDS = {
 }
 # A number as people write money: grouped by thousands ("10,000", "2,499.99") or not ("1500",
 # "12.50"), or with a decimal comma ("12,50": one or two digits after it, nothing more).
-_MONEY_NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,7}(?:[.,]\d{1,2})?)(?![\d,.]*\d)"
+_GROUPED_BY_THOUSANDS = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?"
+_MONEY_NUMBER = rf"({_GROUPED_BY_THOUSANDS}|\d{{1,7}}(?:[.,]\d{{1,2}})?)(?![\d,.]*\d)"
+_GROUPED = re.compile(_GROUPED_BY_THOUSANDS)
 _AMOUNT_AFTER_SYMBOL = re.compile(rf"([£$€])\s?{_MONEY_NUMBER}")
 _AMOUNT_BEFORE_WORD = re.compile(rf"\b{_MONEY_NUMBER}\s?(pounds|gbp|dollars|usd|euros|eur)\b", re.IGNORECASE)
 
@@ -260,7 +262,7 @@ def extract_amount(text: str) -> dict[str, str] | None:
 
 def _money_number(written: str) -> str:
     """ "10,000" is ten thousand, "12,50" twelve and a half."""
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?", written):
+    if _GROUPED.fullmatch(written):
         return written.replace(",", "")
     return written.replace(",", ".")
 

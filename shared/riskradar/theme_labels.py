@@ -32,6 +32,7 @@ Everything is deterministic: ties are broken by the term (alphabetically) or the
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -97,8 +98,10 @@ _STOP_WORDS: Final = sorted(
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]*\]")
 
 
+@functools.cache
 def _token_pattern() -> str:
-    """Two or more word characters, at least one of them a letter: "3ds" stays, "2026" and "10.50"
+    """Built on first use, not at import (the novelty function imports this module and labels
+    nothing). Two or more word characters, at least one of them a letter: "3ds" stays, "2026" and "10.50"
     go. Combining marks count as word characters: Python's `\\w` leaves out the vowel signs of
     Hindi, Thai and other scripts, which cut "कार्ड" (card) into fragments."""
     ranges: list[tuple[int, int]] = []
@@ -111,9 +114,6 @@ def _token_pattern() -> str:
     marks = "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges)
     word = f"\\w{marks}"
     return f"(?<![{word}])(?=[{word}]*[^\\W\\d_])[{word}]{{2,}}(?![{word}])"
-
-
-_TOKEN_PATTERN: Final = _token_pattern()
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def class_tfidf_keywords(
         return empty
     vectorizer = CountVectorizer(
         preprocessor=_preprocess,
-        token_pattern=_TOKEN_PATTERN,
+        token_pattern=_token_pattern(),
         stop_words=_STOP_WORDS,
         ngram_range=(1, 2),
     )

@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
 #: Attributes only a pending item has.
 _PENDING_ONLY = frozenset({"signal_state", "signal_pending_since", "signal_body", "pending_record"})
@@ -159,17 +158,15 @@ class ReportStore:
         return {item.report_id for item, won in zip(pending, claimed, strict=True) if not won}
 
     def _claim(self, item: PendingRecord) -> bool:
+        client = self._dynamodb.meta.client  # converts plain values to DynamoDB's types itself
         try:
-            # The resource's client converts plain values to DynamoDB's types itself.
-            self._dynamodb.meta.client.put_item(
+            client.put_item(
                 TableName=self._table.name,
                 Item=_pending_item(item),
                 ConditionExpression="attribute_not_exists(report_id)",
             )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
         return True
 
     def pending(self, report_ids: Iterable[str]) -> dict[str, PendingRecord]:

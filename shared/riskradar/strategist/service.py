@@ -340,13 +340,11 @@ class StrategistService:
         now: datetime,
         request_id: str,
     ) -> None:
-        audit = self._audit_entry(
-            principal, action, target_type, target_id, _dump(before), _dump(after), now, request_id
-        )
         # A merge also changes the record of the theme merged into: its audit trail must show it.
         others = tuple(dict.fromkeys(record.theme_id for record in records if record.theme_id != target_id))
-        if others:
-            audit = audit.model_copy(update={"also_changed": others})
+        audit = self._audit_entry(
+            principal, action, target_type, target_id, _dump(before), _dump(after), now, request_id, others
+        )
         try:
             self.records.save_curation(records, audit)
         except ConcurrentChange as error:
@@ -362,6 +360,7 @@ class StrategistService:
         after: dict[str, Any] | None,
         now: datetime,
         request_id: str,
+        also_changed: tuple[str, ...] = (),
     ) -> AuditEntry:
         return AuditEntry(
             audit_id=self.new_id(),
@@ -371,6 +370,7 @@ class StrategistService:
             action=action,
             target_type=target_type,
             target_id=target_id,
+            also_changed=also_changed,
             before=before,
             after=after,
             request_id=request_id,
