@@ -197,8 +197,9 @@ class ClusteringState:
     #: (m,) float32: the lowest cosine similarity of a member to its micro-cluster's centroid; the
     #: next run captures a report into a micro-cluster only within this radius.
     micro_radii: Vectors = field(repr=False)
-    #: (m,) int64 >= 0: the cluster each micro-cluster was merged into (the next run keeps these
-    #: groups together while they stay cohesive).
+    #: (m,) int64: the cluster each micro-cluster was merged into (the next run keeps these groups
+    #: together while they stay cohesive), or -1 for one dissolved as no theme (the next run treats
+    #: it as fresh).
     micro_groups: npt.NDArray[np.int64] = field(repr=False)
     #: The `cohesion` the groups were cut at: a run with another one does not start from them.
     cohesion: float
@@ -212,8 +213,8 @@ class ClusteringState:
             )
         if m and not (np.isfinite(self.micro_centroids).all() and np.isfinite(self.micro_radii).all()):
             raise ValueError("clustering state: centroids or radii contain NaN or infinite values")
-        if m and int(self.micro_groups.min()) < 0:
-            raise ValueError("clustering state: micro_groups must be >= 0")
+        if m and int(self.micro_groups.min()) < -1:
+            raise ValueError("clustering state: micro_groups must be >= -1 (-1: in no cluster)")
 
     @property
     def dimension(self) -> int:

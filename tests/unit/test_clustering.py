@@ -125,6 +125,53 @@ def test_a_report_far_from_every_theme_is_left_out() -> None:
     assert adjusted_rand_score(truth, result.labels[:-1]) >= 0.95
 
 
+def test_one_off_reports_make_no_theme() -> None:
+    """Ten themes and 1,000 unrelated one-off reports (pairwise cosine ~0.25, as unrelated MiniLM
+    sentences are): k-means puts the one-offs into micro-clusters of their own, which used to
+    become themes whatever their cohesion (59 made-up themes holding 461 one-offs). They stay in the
+    novelty pool now, and the ten themes come out whole."""
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=DIMENSION)
+    common /= np.linalg.norm(common)
+    centres = 0.5 * common + rng.normal(size=(10, DIMENSION)) / np.sqrt(DIMENSION)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    themes = np.repeat(centres, 200, axis=0) + 0.035 * rng.normal(size=(2000, DIMENSION))
+    one_offs = 0.5 * common + rng.normal(size=(1000, DIMENSION)) / np.sqrt(DIMENSION)
+    points = np.vstack([themes, one_offs])
+    vectors = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+    truth = np.r_[np.repeat(np.arange(10), 200), np.full(1000, LEFT_OUT)]
+
+    result = cluster_embeddings(vectors, seed=0)
+
+    assert result.n_clusters == 10
+    assert (result.labels[2000:] == LEFT_OUT).all()
+    assert adjusted_rand_score(truth[:2000], result.labels[:2000]) == 1.0
+
+
+def unit_rows_at_similarity(similarity: float, count: int, offset: int) -> npt.NDArray[np.float64]:
+    """`count` unit vectors whose pairwise cosine similarity is exactly `similarity`: a shared
+    direction plus one axis of their own each (axes from `offset` on; axis 0 is the shared one)."""
+    rows = np.zeros((count, DIMENSION))
+    rows[:, 0] = np.sqrt(similarity)
+    rows[np.arange(count), offset + np.arange(count)] = np.sqrt(1.0 - similarity)
+    return rows
+
+
+def test_a_few_loosely_related_reports_are_no_theme_however_small() -> None:
+    """Three reports at pairwise similarity 0.5 have a mean vector of norm 0.82, which passes a
+    cohesion of 0.78 measured as each member's similarity to their centroid (itself included). Their
+    similarity to each other is what cohesion means: sqrt(0.5) = 0.71, no theme. Three reports at
+    pairwise 0.7 (0.84) are one."""
+    loose = unit_rows_at_similarity(0.5, 3, offset=1)
+    close = unit_rows_at_similarity(0.7, 3, offset=4)
+    close[:, [0, 100]] = close[:, [100, 0]]  # its own shared direction, unrelated to the loose trio's
+    vectors = np.vstack([loose, close]).astype(np.float32)
+
+    result = cluster_embeddings(vectors)
+
+    assert result.labels.tolist() == [LEFT_OUT] * 3 + [0] * 3
+
+
 def test_cohesion_sets_how_broad_a_theme_may_be() -> None:
     # Two sub-blobs around each of two centres: cosine ~0.8 between sub-blob centres.
     rng = np.random.default_rng(3)

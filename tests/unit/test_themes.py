@@ -83,7 +83,7 @@ def test_clustering_state_knows_its_size() -> None:
         ({"micro_groups": np.array([0, 1, 2], dtype=np.int64)}, "disagree"),
         ({"micro_centroids": np.array([1.0, 0.0], dtype=np.float32)}, "disagree"),
         ({"micro_radii": np.array([np.nan, 0.8], dtype=np.float32)}, "NaN"),
-        ({"micro_groups": np.array([0, -1], dtype=np.int64)}, ">= 0"),
+        ({"micro_groups": np.array([0, -2], dtype=np.int64)}, ">= -1"),
     ],
     ids=["radii", "groups", "one-dimensional", "nan", "negative-group"],
 )
