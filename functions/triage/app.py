@@ -71,6 +71,7 @@ service = TriageService(
     shard_notices=ShardAnnouncer(SqsQueue(_sqs, settings.novelty_queue_url)),
     scoring=ScoringPolicy.from_json(settings.scoring_config),
     subject_window=timedelta(days=settings.subject_window_days),
+    record_retention=timedelta(days=settings.report_retention_days),
     clock=lambda: datetime.now(UTC),
 )
 dead_letters = DeadLetterRouter(

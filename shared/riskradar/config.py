@@ -72,6 +72,9 @@ class TriageSettings(_EnvModel):
     #: Optional JSON with per-business scoring overrides (see riskradar.scoring).
     scoring_config: str = ""
     subject_window_days: int = Field(default=7, ge=1, le=90)
+    #: How long a report's record is kept (its TTL; see riskradar.triage.record_expires_at). No
+    #: default: the template's ReportRetentionDays is the one place that says how long.
+    report_retention_days: int = Field(ge=105, le=3650)
 
 
 class ReclusterSettings(_EnvModel):

@@ -102,6 +102,15 @@ SIGNAL_DEDUPLICATION_INTERVAL = timedelta(minutes=5)
 SAFE_RESEND_WINDOW = timedelta(minutes=4)
 #: How soon a failed record comes back (the handler shortens its visibility): well inside the window.
 RETRY_DELAY = timedelta(seconds=30)
+#: SQS keeps a message 14 days (the MessageRetentionPeriod of every queue in template.yaml).
+SQS_MESSAGE_RETENTION = timedelta(days=14)
+#: However old a report is when it is triaged (a backdated filing, an import of old complaints), its
+#: record is kept at least this long after triage. The record is what makes triage idempotent: a
+#: report that comes back once its record has expired is triaged afresh and signalled a second time.
+#: Its message can come back for the rest of its 14 days in IntakeQueue, then for 14 days from the
+#: intake dead-letter queue (triage dead-letters a new copy), then for 14 more once an operator
+#: redrives it (`riskradar dlq redrive` sends a new copy too).
+RECORD_KEPT_AFTER_TRIAGE = 3 * SQS_MESSAGE_RETENTION
 _SAFE_SQS_ID = re.compile(r"[!-~]{1,128}")
 
 
@@ -273,6 +282,8 @@ class TriageService:
     shard_notices: ShardAnnouncer
     scoring: ScoringPolicy
     subject_window: timedelta
+    #: How long a report's record is kept (ReportRetentionDays; see record_expires_at).
+    record_retention: timedelta
     clock: Callable[[], datetime]
 
     def triage(self, batch: Sequence[QueuedReport], *, resend_unknown: Collection[str] = ()) -> TriageResult:
@@ -401,7 +412,11 @@ class TriageService:
         for report, assignment in zip(reports, assignments, strict=True):
             signal = self._signal(report, assignment, distinct_reporters, velocity, now)
             pending.append(
-                PendingRecord(report_record(report, assignment, signal), signal.model_dump_json(), now)
+                PendingRecord(
+                    report_record(report, assignment, signal, retention=self.record_retention),
+                    signal.model_dump_json(),
+                    now,
+                )
             )
         return pending
 
@@ -540,9 +555,24 @@ def content_digest(report: QueuedReport) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def report_record(report: QueuedReport, assignment: Assignment, signal: Signal) -> dict[str, Any]:
-    """The reports-table item: redacted content, pseudonymous ids, theme, score and its reasons
-    (the signal's state is added by the caller)."""
+def record_expires_at(created_at: datetime, triaged_at: datetime, retention: timedelta) -> int:
+    """When DynamoDB may delete a report's record: its TTL attribute `expires_at`, in epoch seconds.
+
+    Retention is about how old the report is, so it counts from when the report was filed
+    (`created_at`, the time the recluster window and the theme statistics go by), not from when
+    triage happened to see it. A backdated report is still kept RECORD_KEPT_AFTER_TRIAGE after its
+    triage, so that every copy of its message that can come back finds its record (see there); the
+    retention period's minimum (template.yaml) is far above that floor. Its embedding shard is kept
+    `retention` from when triage wrote it (S3 lifecycle counts from an object's creation).
+    """
+    return int(max(created_at + retention, triaged_at + RECORD_KEPT_AFTER_TRIAGE).timestamp())
+
+
+def report_record(
+    report: QueuedReport, assignment: Assignment, signal: Signal, *, retention: timedelta
+) -> dict[str, Any]:
+    """The reports-table item: redacted content, pseudonymous ids, theme, score and its reasons,
+    and when it expires (the signal's state is added by the caller)."""
     item: dict[str, Any] = {
         "report_id": report.report_id,
         "business": report.business,
@@ -559,6 +589,7 @@ def report_record(report: QueuedReport, assignment: Assignment, signal: Signal) 
         "reasons": [reason.model_dump() for reason in signal.reasons],
         "redactions": dict(report.redactions),
         "content_digest": content_digest(report),
+        "expires_at": record_expires_at(report.created_at, signal.triaged_at, retention),
     }
     if report.subject is not None:
         item["subject_type"] = str(report.subject.type)

@@ -159,6 +159,20 @@ def test_a_pending_record_reads_back_exactly_with_its_signal(dynamodb: Any) -> N
     }
 
 
+def test_a_pending_record_expires_as_its_record_will(dynamodb: Any) -> None:
+    """A record left pending (its report dead-lettered, never redriven) is not kept for good: the
+    TTL attribute is at the top level of the compact item, where DynamoDB reads it."""
+    store = ReportStore(dynamodb, "reports")
+    expires_at = int((T0 + timedelta(days=365)).timestamp())
+    record = RECORD | {"expires_at": expires_at}
+    assert store.claim_pending([PendingRecord(record, "{}", T0)]) == set()
+
+    stored = store.get("r-pending")
+    assert stored is not None
+    assert stored["expires_at"] == Decimal(expires_at)  # a Number: DynamoDB's TTL ignores any other type
+    assert store.pending(["r-pending"]) == {"r-pending": PendingRecord(record, "{}", T0)}
+
+
 def test_a_sent_record_is_not_pending(dynamodb: Any) -> None:
     store = ReportStore(dynamodb, "reports")
     assert store.claim_pending([PendingRecord(RECORD, "{}", T0)]) == set()

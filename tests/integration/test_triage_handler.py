@@ -92,6 +92,19 @@ def test_sample_batch_is_triaged_and_only_the_poison_record_fails(triage: Mocked
     assert usd == pytest.approx(89.90 * eur)
 
 
+def test_each_record_expires_the_templates_retention_period_after_its_report_was_filed(
+    triage: MockedFunction,
+) -> None:
+    """REPORT_RETENTION_DAYS reaches triage from the template (ReportRetentionDays, 365 by default)
+    and sets each record's TTL attribute, as a number, from the report's created_at."""
+    table = boto3.resource("dynamodb").Table(triage.stack.physical_id("ReportsTable"))
+    items = table.scan()["Items"]
+    assert {item["report_id"] for item in items} == {"evt-0101", "evt-0102", "evt-0103"}
+    for item in items:
+        created_at = datetime.fromisoformat(str(item["created_at"]))
+        assert item["expires_at"] == int((created_at + timedelta(days=365)).timestamp()), item["report_id"]
+
+
 def shard_keys(function: MockedFunction) -> list[str]:
     bucket = function.stack.physical_id("ArtifactsBucket")
     listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="embeddings/").get("Contents", [])

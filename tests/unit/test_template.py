@@ -9,15 +9,17 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from riskradar.adapters.s3 import compacted_shard_key, shard_key
+from riskradar.config import ConfigError, TriageSettings
 from riskradar.local.sam import translate
 from riskradar.local.template import SamTemplate
+from riskradar.triage import RECORD_KEPT_AFTER_TRIAGE, SQS_MESSAGE_RETENTION
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -596,3 +598,55 @@ def _artifact_key_patterns(resource: Any) -> list[str]:
     subs = [value["Fn::Sub"] if isinstance(value, dict) else value for value in values]
     prefix = "${ArtifactsBucket.Arn}/"
     return [sub.removeprefix(prefix) for sub in subs if isinstance(sub, str) and sub.startswith(prefix)]
+
+
+# ---------------------------------------------------------------- data retention
+
+RETENTION = {"Ref": "ReportRetentionDays"}
+
+
+def test_reports_are_kept_longer_than_any_window_notice_or_redrive_that_reads_them(
+    template: SamTemplate,
+) -> None:
+    """The shortest retention allowed still outlasts the longest recluster window plus the time SQS
+    keeps a message (a shard notice waiting for the online detector, a report in a dead-letter
+    queue), and the floor triage keeps a backdated report's record for."""
+    parameters = template.document["Parameters"]
+    shortest = parameters["ReportRetentionDays"]["MinValue"]
+    queue_retention = {
+        timedelta(seconds=int(resource["Properties"]["MessageRetentionPeriod"]))
+        for resource in template.resources.values()
+        if resource["Type"] == "AWS::SQS::Queue"
+    }
+    assert queue_retention == {SQS_MESSAGE_RETENTION}
+    longest_window = timedelta(days=parameters["ReclusterWindowDays"]["MaxValue"])
+    assert timedelta(days=shortest) > longest_window + SQS_MESSAGE_RETENTION
+    assert timedelta(days=shortest) > RECORD_KEPT_AFTER_TRIAGE
+    # The floor covers a message's time in IntakeQueue, in its dead-letter queue and once redriven.
+    assert RECORD_KEPT_AFTER_TRIAGE >= 3 * SQS_MESSAGE_RETENTION
+
+
+def test_triage_reads_the_retention_period_the_template_hands_it(template: SamTemplate) -> None:
+    variables = template.resources["TriageFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["REPORT_RETENTION_DAYS"] == RETENTION
+    spec = template.document["Parameters"]["ReportRetentionDays"]
+    environment = {
+        name.upper(): "x"
+        for name, field in TriageSettings.model_fields.items()
+        if field.is_required() and name != "report_retention_days"
+    }
+    # No default of its own to drift from the template's; exactly the parameter's range is accepted.
+    with pytest.raises(ConfigError, match="REPORT_RETENTION_DAYS"):
+        TriageSettings.from_env(environment)
+    for days in (spec["MinValue"], spec["Default"], spec["MaxValue"]):
+        settings = TriageSettings.from_env(environment | {"REPORT_RETENTION_DAYS": str(days)})
+        assert settings.report_retention_days == days
+    for days in (spec["MinValue"] - 1, spec["MaxValue"] + 1):
+        with pytest.raises(ConfigError, match="REPORT_RETENTION_DAYS"):
+            TriageSettings.from_env(environment | {"REPORT_RETENTION_DAYS": str(days)})
+
+
+def test_report_records_expire_by_the_attribute_triage_sets(template: SamTemplate) -> None:
+    properties = template.resources["ReportsTable"]["Properties"]
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+

@@ -76,6 +76,10 @@ def _pending_item(item: PendingRecord) -> dict[str, Any]:
     }
     if "content_digest" in item.record:
         stored["content_digest"] = item.record["content_digest"]
+    # Top level, where DynamoDB's TTL reads it: a record left pending (its report dead-lettered as
+    # "signal outcome unknown" and never redriven) expires as a sent one does.
+    if "expires_at" in item.record:
+        stored["expires_at"] = item.record["expires_at"]
     return stored
 
 
