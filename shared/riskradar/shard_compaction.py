@@ -16,10 +16,14 @@ for (a redriven batch, a backdated report), once `RECOMPACT_AFTER` objects gathe
 compacted shard — each compaction rewrites the whole day, so it is not done for every shard. The
 job compacts a few days a run (`riskradar.recluster.COMPACTION_DAYS_PER_RUN`), oldest first.
 
-Triage shards are never deleted: the online detector reads them by key for weeks. A compacted
-shard that a newer one replaces is deleted (only the recluster job reads compacted shards, one run
-at a time). Every reader of a window deduplicates by report id, so a key read twice (a run stopped
-between its writes, a deletion that failed) costs a GET, never a report counted twice.
+No function deletes a triage shard: the online detector reads them by key for weeks. Every shard,
+triage's and compacted, expires after the retention period (`ReportRetentionDays`, an S3 lifecycle
+rule counting from when the shard was written), which template.yaml keeps longer than any recluster
+window plus the 14 days a shard notice can wait in SQS: a shard in a window is never an expired one.
+A compacted shard that a newer one replaces is deleted at once (only the recluster job reads
+compacted shards, one run at a time). Every reader of a window deduplicates by report id, so a key
+read twice (a run stopped between its writes, a deletion that failed) costs a GET, never a report
+counted twice.
 """
 
 from __future__ import annotations
@@ -80,8 +84,9 @@ class ShardSource(Protocol):
 def read_day(day: date, keys: Sequence[str], shards: ShardSource) -> DayShards:
     """Read one day's objects: its compacted shards newest first, then every key none of those
     replaces (shards written since, and compacted shards written by a concurrent run). A compacted
-    shard gone since the listing (deleted by a concurrent run that superseded it) is skipped: the
-    triage shards it held are never deleted, so they are read instead."""
+    shard gone since the listing (deleted by a concurrent run that superseded it) is skipped: no
+    function deletes the triage shards it held, and none in a window has expired yet, so they are
+    read instead."""
     sequences = {key: compacted_sequence(key) for key in keys}
     compacted = sorted((key for key in keys if sequences[key] is not None), key=lambda k: (sequences[k], k))
     replaced: set[str] = set()

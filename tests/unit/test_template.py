@@ -650,3 +650,17 @@ def test_report_records_expire_by_the_attribute_triage_sets(template: SamTemplat
     properties = template.resources["ReportsTable"]["Properties"]
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
+
+def test_embedding_shards_expire_after_the_retention_period(template: SamTemplate) -> None:
+    """Triage's shards and the recluster job's compacted shards alike; S3 counts from each object's
+    creation. On the versioned bucket expiry leaves the data as a noncurrent version, which must
+    expire as well."""
+    day = date(2026, 11, 20)
+    rules = [
+        rule
+        for rule in template.resources["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        if rule["Status"] == "Enabled"
+    ]
+    for key in (shard_key(day), compacted_shard_key(day, 1)):
+        assert any(key.startswith(r["Prefix"]) and r.get("ExpirationInDays") == RETENTION for r in rules), key
+        assert any(key.startswith(r["Prefix"]) and r.get("NoncurrentVersionExpiration") for r in rules), key

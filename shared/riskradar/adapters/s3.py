@@ -168,7 +168,8 @@ class EmbeddingShardStore:
         return self._put(compacted_shard_key(shard.day, sequence), shard)
 
     def delete_compacted(self, keys: Sequence[str]) -> None:
-        """Delete superseded compacted shards (only those: a triage shard is read by key for weeks)."""
+        """Delete superseded compacted shards (only those: a triage shard is read by key for weeks,
+        and expires only after the retention period, by the bucket's lifecycle rule)."""
         if any(compacted_sequence(key) is None for key in keys):
             raise ValueError(f"only compacted shards are deleted, not {sorted(keys)}")
         for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1,000 keys
