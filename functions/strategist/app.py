@@ -194,6 +194,12 @@ def get_latest_digest() -> Response[Any]:
             "no digest has been published yet: it is written after each recluster run, or POST /v1/digests"
         )
     body = digests.read(reference, kind)
+    if body is None:
+        raise NotFound(
+            f"the latest digest (of snapshot v{reference.snapshot_version}) has expired with its reports "
+            "(ReportRetentionDays): one is written after the next recluster run that has reports, "
+            "or POST /v1/digests"
+        )
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Vary": "Accept"}
     if kind == "html":
         # A meta tag cannot set frame-ancestors; the header carries the page's whole policy.

@@ -312,6 +312,35 @@ def test_a_snapshot_without_a_clustering_state_gives_none(s3: Any) -> None:
     assert fresh.current_clustering_state() is None
 
 
+def test_a_current_snapshot_that_has_expired_reads_as_an_empty_one_of_its_version(s3: Any) -> None:
+    """S3 expires a snapshot's objects after the retention period, one by one, and not the pointer
+    (rewritten every run). Readers then see no theme and no document, and the next run publishes the
+    version after it."""
+    versioned = {"Status": "Enabled"}  # as the artifacts bucket: expiry leaves a delete marker
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration=versioned)
+    publisher = ThemeSnapshotStore(s3, BUCKET, dimension=DIMENSION)
+    publisher.publish(
+        a_snapshot(7), members={"thm-1": ["r1"]}, documents={"stats": b"{}"}, clustering_state=a_state(0)
+    )
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="themes/v")["Contents"]]
+    members_key = next(key for key in keys if key.endswith("members.npz"))
+
+    s3.delete_object(Bucket=BUCKET, Key=members_key)  # the first of its objects to expire
+    assert publisher.current_members() == {}
+    assert publisher.current_window() == set()
+    assert publisher.current_document("stats") == b"{}"
+
+    for key in keys:
+        s3.delete_object(Bucket=BUCKET, Key=key)
+    reader = ThemeSnapshotStore(s3, BUCKET, dimension=DIMENSION)
+    snapshot = reader.current()
+    assert (snapshot.version, snapshot.themes, snapshot.centroids.shape) == (7, (), (0, DIMENSION))
+    assert reader.current_members() == {}
+    assert reader.current_document("stats") is None
+    assert reader.current_clustering_state() is None
+    assert reader.current_version() == 7
+
+
 def test_a_missing_state_object_gives_none_and_a_corrupt_one_is_an_error(s3: Any) -> None:
     store = ThemeSnapshotStore(s3, BUCKET, dimension=DIMENSION)
     manifest = store.publish(a_snapshot(1), clustering_state=a_state(1))

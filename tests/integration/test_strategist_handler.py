@@ -618,6 +618,23 @@ def test_digests_are_published_on_demand_and_served_by_accept_header(api: Mocked
     assert status == 406
 
 
+def test_a_latest_digest_that_has_expired_is_not_found_until_the_next_one(api: MockedFunction) -> None:
+    """The bucket's lifecycle rule expires digests with their reports (ReportRetentionDays); the
+    pointer to the latest one is rewritten every run and stays: it then names objects that are gone."""
+    assert call(api, event("strategist_post_digest"))[0] == 201
+    s3 = boto3.client("s3")
+    bucket = api.stack.physical_id("ArtifactsBucket")
+    for listed in s3.list_objects_v2(Bucket=bucket, Prefix="digests/v")["Contents"]:
+        s3.delete_object(Bucket=bucket, Key=listed["Key"])  # as expiry does: a delete marker
+
+    status, body, _ = call(api, event("strategist_get_latest_digest", roles="[viewer]"))
+
+    assert status == 404
+    assert "expired" in body["error"]["message"]
+    assert call(api, event("strategist_post_digest"))[0] == 201
+    assert api.invoke(event("strategist_get_latest_digest", roles="[viewer]"))["statusCode"] == 200
+
+
 def test_an_intervention_lifted_the_day_it_started_is_measured_as_never_measurable(
     api: MockedFunction,
 ) -> None:

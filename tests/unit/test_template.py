@@ -15,7 +15,12 @@ from typing import Any
 
 import pytest
 
-from riskradar.adapters.s3 import compacted_shard_key, shard_key
+from riskradar.adapters.s3 import (
+    DIGEST_POINTER_KEY,
+    SNAPSHOT_POINTER_KEY,
+    compacted_shard_key,
+    shard_key,
+)
 from riskradar.config import ConfigError, TriageSettings
 from riskradar.local.sam import translate
 from riskradar.local.template import SamTemplate
@@ -651,16 +656,26 @@ def test_report_records_expire_by_the_attribute_triage_sets(template: SamTemplat
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_embedding_shards_expire_after_the_retention_period(template: SamTemplate) -> None:
-    """Triage's shards and the recluster job's compacted shards alike; S3 counts from each object's
+def test_report_data_in_the_bucket_expires_after_the_retention_period(template: SamTemplate) -> None:
+    """Triage's shards, compacted shards, snapshots and digests; S3 counts from each object's
     creation. On the versioned bucket expiry leaves the data as a noncurrent version, which must
-    expire as well."""
+    expire as well. The pointers readers follow are rewritten every run, and must not expire."""
     day = date(2026, 11, 20)
     rules = [
         rule
         for rule in template.resources["ArtifactsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
         if rule["Status"] == "Enabled"
     ]
-    for key in (shard_key(day), compacted_shard_key(day, 1)):
+    report_data = (
+        shard_key(day),
+        compacted_shard_key(day, 1),
+        "themes/v0000000042/manifest.json",
+        "themes/v0000000042/members.npz",
+        "digests/v0000000042/20261120T100000Z/digest.html",
+    )
+    for key in report_data:
         assert any(key.startswith(r["Prefix"]) and r.get("ExpirationInDays") == RETENTION for r in rules), key
         assert any(key.startswith(r["Prefix"]) and r.get("NoncurrentVersionExpiration") for r in rules), key
+    for pointer in (SNAPSHOT_POINTER_KEY, DIGEST_POINTER_KEY):
+        assert not any(pointer.startswith(r["Prefix"]) and "ExpirationInDays" in r for r in rules), pointer
+        assert any(pointer.startswith(r["Prefix"]) and r.get("NoncurrentVersionExpiration") for r in rules)

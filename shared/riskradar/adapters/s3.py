@@ -18,6 +18,14 @@ A snapshot is published by writing its objects first and the pointer last. Each 
 so a reader sees either the old snapshot or the whole new one, never half of it. Snapshots published
 before warm starts existed have no clustering.npz (and no `clustering_state_key`): the next run
 then starts cold.
+
+Shards, snapshots and digests expire after the retention period (`ReportRetentionDays`, S3
+lifecycle rules in template.yaml, counted from when each object was written); the pointers, rewritten
+on every publication, do not. A run publishes a snapshot whenever its window holds a report, so the
+current one expires only after no report came for the retention period and the window together: its
+reports expired before it. The pointer then names objects that are gone, and the snapshot reads as
+an empty one of that version (every report is novel; the next run publishes the version after it),
+and the digest as none.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import re
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, ClassVar
 
@@ -266,7 +274,12 @@ class ThemeSnapshotStore:
         except self._s3.exceptions.NoSuchKey:
             return self._cached or ThemeSnapshot.empty(self._dimension)
         if self._cached is None or self._cached.version != pointer["version"]:
-            self._cached = self._load(str(pointer["manifest_key"]))
+            try:
+                self._cached = self._load(str(pointer["manifest_key"]))
+            except self._s3.exceptions.NoSuchKey:
+                # Expired with its reports (see the module docstring): nothing of it is read.
+                self._members_key, self._documents, self._clustering_state_key = None, {}, None
+                self._cached = replace(ThemeSnapshot.empty(self._dimension), version=int(pointer["version"]))
         return self._cached
 
     def current_version(self) -> int:
@@ -298,9 +311,9 @@ class ThemeSnapshotStore:
     def current_members(self) -> dict[str, list[str]]:
         """Member report ids per theme of the current snapshot (empty before the first one)."""
         self.current()
-        if not self._members_key:
+        raw = self._current_object(self._members_key)
+        if raw is None:
             return {}
-        raw = self._s3.get_object(Bucket=self._bucket, Key=self._members_key)["Body"].read()
         with np.load(io.BytesIO(raw), allow_pickle=False) as data:
             theme_ids = [str(v) for v in data["theme_ids"]]
             members: dict[str, list[str]] = {theme_id: [] for theme_id in theme_ids}
@@ -314,8 +327,8 @@ class ThemeSnapshotStore:
         kept gives its members only."""
         members = self.current_members()
         seen = {report_id for reports in members.values() for report_id in reports}
-        if self._members_key:
-            raw = self._s3.get_object(Bucket=self._bucket, Key=self._members_key)["Body"].read()
+        raw = self._current_object(self._members_key)
+        if raw is not None:
             with np.load(io.BytesIO(raw), allow_pickle=False) as data:
                 if "left_out_ids" in data.files:
                     seen.update(str(report_id) for report_id in data["left_out_ids"])
@@ -324,10 +337,17 @@ class ThemeSnapshotStore:
     def current_document(self, name: str) -> bytes | None:
         """A JSON document published with the current snapshot (None before one, or if it has none)."""
         self.current()
-        key = self._documents.get(name)
+        return self._current_object(self._documents.get(name))
+
+    def _current_object(self, key: str | None) -> bytes | None:
+        """An object of the current snapshot; None for none, or one gone (S3 expires a snapshot's
+        objects one by one: the manifest may outlive the others by a day)."""
         if key is None:
             return None
-        body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        try:
+            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
         return body
 
     def current_clustering_state(self) -> ClusteringState | None:
@@ -591,10 +611,14 @@ class DigestStore:
             int(pointer["snapshot_version"]), str(pointer["generated_at"]), dict(pointer["keys"])
         )
 
-    def read(self, reference: DigestRef, kind: str) -> str:
+    def read(self, reference: DigestRef, kind: str) -> str | None:
+        """One rendering of the digest; None once it has expired (see the module docstring)."""
         if kind not in reference.keys:
             raise KeyError(f"the digest has no {kind} rendering")
-        body: bytes = self._s3.get_object(Bucket=self._bucket, Key=reference.keys[kind])["Body"].read()
+        try:
+            body: bytes = self._s3.get_object(Bucket=self._bucket, Key=reference.keys[kind])["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
         return body.decode("utf-8")
 
 
