@@ -227,12 +227,38 @@ def make_moto_dynamodb_items_linear() -> None:
     Item._riskradar_linear = True  # type: ignore[attr-defined]
 
 
+def make_moto_dispatch_remember_backends() -> None:
+    """Make moto's server find the backend for a request's host once per host, not per request.
+
+    moto 5.2's `DomainDispatcherApplication.get_backend_for_host` lists moto's package folder (about
+    200 `isdir` calls) and then tries every service's URL patterns, for every request. That was a
+    tenth of the server's CPU per DynamoDB PutItem, in the process whose handler the local stack
+    measures. The answer depends on the host alone, and a server meets a handful of hosts.
+    Idempotent.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if getattr(DomainDispatcherApplication, "_riskradar_remembers_backends", False):
+        return
+    find_backend = DomainDispatcherApplication.get_backend_for_host
+    found: dict[str | None, Any] = {}
+
+    def remembered_backend_for_host(self: DomainDispatcherApplication, host: str | None) -> Any:
+        if host not in found:
+            found[host] = find_backend(self, host)
+        return found[host]
+
+    DomainDispatcherApplication.get_backend_for_host = remembered_backend_for_host  # type: ignore[method-assign]
+    DomainDispatcherApplication._riskradar_remembers_backends = True  # type: ignore[attr-defined]
+
+
 def patch_moto() -> None:
     """Every fix the local stack makes to moto (each idempotent): what a moto server here, or a
     test mocking AWS in-process, must run with to behave as the local stack does."""
     make_moto_sqs_linear()
     make_moto_fifo_deduplication_like_aws()
     make_moto_dynamodb_items_linear()
+    make_moto_dispatch_remember_backends()
 
 
 class MotoServer:
