@@ -89,9 +89,21 @@ def cluster_warm(
     return cluster_embeddings(
         vectors,
         seed=seed,
-        previous=snapshots.current_clustering_state(),
+        previous=_readable_state(snapshots),
         new_rows=np.array([report_id not in seen_before for report_id in report_ids], dtype=bool),
     )
+
+
+def _readable_state(snapshots: WarmStartSource) -> ClusteringState | None:
+    """The previous run's clustering state, or None (a cold start) when it cannot be read: a corrupt
+    object, or one a newer release wrote before a rollback. The warm start only keeps clusters from
+    flipping between runs (theme ids are matched by `riskradar.theme_identity` either way), so an
+    unreadable state must not stop every run until someone deletes it."""
+    try:
+        return snapshots.current_clustering_state()
+    except ValueError as error:
+        logger.warning("The clustering state cannot be read; this run starts cold: %s", error)
+        return None
 
 
 def _emerging_detail(

@@ -183,3 +183,23 @@ def test_a_snapshot_without_a_clustering_state_starts_cold(recluster: MockedFunc
     state = store.current_clustering_state()
     assert state is not None
     assert state.dimension == DIMENSION
+
+
+def test_an_unreadable_clustering_state_starts_the_run_cold(recluster: MockedFunction) -> None:
+    # A corrupt state object, or one a newer release wrote (a rollback): the run goes on, cold, and
+    # publishes a state of its own, instead of failing every hour until someone deletes the object.
+    s3 = boto3.client("s3")
+    store = ThemeSnapshotStore(s3, bucket(recluster), dimension=DIMENSION)
+    pointer = json.loads(s3.get_object(Bucket=bucket(recluster), Key=SNAPSHOT_POINTER_KEY)["Body"].read())
+    manifest = json.loads(s3.get_object(Bucket=bucket(recluster), Key=pointer["manifest_key"])["Body"].read())
+    key = manifest["clustering_state_key"]
+    s3.put_object(Bucket=bucket(recluster), Key=key, Body=b"not a clustering state")
+    with pytest.raises(ValueError, match=r"clustering\.npz"):
+        store.current_clustering_state()
+    before = store.current_version()
+
+    summary = run(recluster)
+
+    assert summary["snapshot_version"] == before + 1
+    assert summary["themes"] > 0
+    assert store.current_clustering_state() is not None

@@ -125,27 +125,49 @@ def test_a_report_far_from_every_theme_is_left_out() -> None:
     assert adjusted_rand_score(truth, result.labels[:-1]) >= 0.95
 
 
-def test_one_off_reports_make_no_theme() -> None:
-    """Ten themes and 1,000 unrelated one-off reports (pairwise cosine ~0.25, as unrelated MiniLM
-    sentences are): k-means puts the one-offs into micro-clusters of their own, which used to
-    become themes whatever their cohesion (59 made-up themes holding 461 one-offs). They stay in the
-    novelty pool now, and the ten themes come out whole."""
+def themes_and_one_offs(
+    themes: int, per_theme: int, one_offs: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Tight themes and unrelated one-off reports (pairwise cosine ~0.25, as unrelated MiniLM
+    sentences are); the truth labels the one-offs LEFT_OUT. Rows: the themes' first, then one-offs."""
     rng = np.random.default_rng(0)
     common = rng.normal(size=DIMENSION)
     common /= np.linalg.norm(common)
-    centres = 0.5 * common + rng.normal(size=(10, DIMENSION)) / np.sqrt(DIMENSION)
+    centres = 0.5 * common + rng.normal(size=(themes, DIMENSION)) / np.sqrt(DIMENSION)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    themes = np.repeat(centres, 200, axis=0) + 0.035 * rng.normal(size=(2000, DIMENSION))
-    one_offs = 0.5 * common + rng.normal(size=(1000, DIMENSION)) / np.sqrt(DIMENSION)
-    points = np.vstack([themes, one_offs])
+    members = np.repeat(centres, per_theme, axis=0) + 0.035 * rng.normal(size=(themes * per_theme, DIMENSION))
+    loose = 0.5 * common + rng.normal(size=(one_offs, DIMENSION)) / np.sqrt(DIMENSION)
+    points = np.vstack([members, loose])
     vectors = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
-    truth = np.r_[np.repeat(np.arange(10), 200), np.full(1000, LEFT_OUT)]
+    truth = np.r_[np.repeat(np.arange(themes), per_theme), np.full(one_offs, LEFT_OUT)].astype(np.int64)
+    return vectors, truth
+
+
+def test_one_off_reports_make_no_theme() -> None:
+    """Ten themes and 1,000 unrelated one-off reports: k-means puts the one-offs into micro-clusters
+    of their own, which used to become themes whatever their cohesion (59 made-up themes holding
+    461 one-offs). They stay in the novelty pool now, and the ten themes come out whole."""
+    vectors, truth = themes_and_one_offs(10, 200, 1000)
 
     result = cluster_embeddings(vectors, seed=0)
 
     assert result.n_clusters == 10
     assert (result.labels[2000:] == LEFT_OUT).all()
     assert adjusted_rand_score(truth[:2000], result.labels[:2000]) == 1.0
+
+
+def test_a_warm_start_from_dissolved_micro_clusters_leaves_them_out_again() -> None:
+    # The state marks the micro-clusters of one-offs as in no cluster (-1); the next run on the same
+    # window treats them as fresh: the same themes again, the one-offs still in the novelty pool.
+    vectors, truth = themes_and_one_offs(6, 100, 400)
+    first = cluster_embeddings(vectors, seed=0)
+    assert (first.state.micro_groups == LEFT_OUT).any()
+
+    second = cluster_embeddings(vectors, seed=1, previous=first.state, new_rows=np.zeros(truth.size, bool))
+
+    assert second.n_clusters == 6
+    assert (second.labels[600:] == LEFT_OUT).all()
+    assert adjusted_rand_score(first.labels[:600], second.labels[:600]) == 1.0
 
 
 def unit_rows_at_similarity(similarity: float, count: int, offset: int) -> npt.NDArray[np.float64]:
@@ -506,6 +528,36 @@ def test_two_themes_whose_far_sides_leave_merge_only_when_clearly_one(
     if merged:
         events = [identity.lineage.event for identity in identities(first, ids_1, second, ids).clusters]
         assert events[second.labels[near[0]]] is LineageEvent.MERGED
+
+
+def test_a_previous_theme_that_loosened_a_little_stays_one() -> None:
+    """A warm unit is kept down to cohesion - keep_margin: a theme whose tighter half mostly left
+    the window (cohesion 0.797 -> 0.771, under the 0.78 a new theme needs) stays a theme, whole."""
+
+    def theme(first: int, second: int, axis: int, within: float, across: float) -> npt.NDArray[np.float64]:
+        # Two sub-groups: pairwise `within` inside one, `across` between them.
+        rows = np.zeros((first + second, DIMENSION))
+        side = np.r_[np.zeros(first, dtype=np.int64), np.ones(second, dtype=np.int64)]
+        rows[:, axis] = np.sqrt(across)
+        rows[np.arange(side.size), axis + 1 + side] = np.sqrt(within - across)
+        rows[np.arange(side.size), axis + 3 + np.arange(side.size)] = np.sqrt(1 - within)
+        return rows
+
+    loosening = theme(40, 10, axis=0, within=0.7, across=0.5)
+    steady = theme(25, 25, axis=200, within=0.8, across=0.75)
+    vectors = np.vstack([loosening, steady]).astype(np.float32)
+    first = cluster_embeddings(vectors)
+    assert first.n_clusters == 2
+    assert len(set(first.labels[:50].tolist())) == 1
+
+    remaining = np.r_[np.arange(30, 50), np.arange(50, 100)]  # 30 of the tighter side leave
+    second = cluster_embeddings(vectors[remaining], previous=first.state, new_rows=np.zeros(70, bool))
+
+    assert second.n_clusters == 2
+    assert len(set(second.labels[:20].tolist())) == 1
+    assert second.labels[0] != LEFT_OUT
+    cold = cluster_embeddings(vectors[remaining])  # what a new theme needs, it no longer has
+    assert cold.labels[0] == LEFT_OUT or len(set(cold.labels[:20].tolist())) > 1
 
 
 def test_a_state_that_does_not_fit_is_ignored(
