@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -222,6 +223,29 @@ def test_theme_hour_counts_count_each_report_once_when_a_batch_is_retried(dynamo
     assert counter.add({("thm-a", hour + timedelta(hours=1)): ["r5"]}) == {
         ("thm-a", hour + timedelta(hours=1)): 1
     }
+
+
+def test_a_batch_of_many_theme_hours_is_counted_at_once_each_bucket_its_own_total(dynamodb: Any) -> None:
+    # A batch of 100 reports touches dozens of theme-hours: they are counted concurrently (one round
+    # trip each), and every total must still land on its own bucket.
+    threads: set[str] = set()
+    events = dynamodb.meta.client.meta.events
+
+    def record_thread(**_: Any) -> None:
+        threads.add(threading.current_thread().name)
+
+    events.register("before-call.dynamodb.UpdateItem", record_thread)
+    counter = ThemeActivityCounter(dynamodb, "activity")
+    hour = T0.replace(minute=0)
+    members = {
+        (f"thm-{n}", hour + timedelta(hours=n % 3)): [f"r{n}-{i}" for i in range(n + 1)] for n in range(30)
+    }
+
+    totals = counter.add(members)
+
+    events.unregister("before-call.dynamodb.UpdateItem", record_thread)
+    assert totals == {bucket: len(report_ids) for bucket, report_ids in members.items()}
+    assert len(threads) > 1
 
 
 def test_past_its_fingerprint_cap_a_bucket_still_counts_reports(
