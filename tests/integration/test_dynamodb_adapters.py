@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
+import botocore.errorfactory
 import pytest
 from moto import mock_aws
 
@@ -246,6 +248,48 @@ def test_a_batch_of_many_theme_hours_is_counted_at_once_each_bucket_its_own_tota
     events.unregister("before-call.dynamodb.UpdateItem", record_thread)
     assert totals == {bucket: len(report_ids) for bucket, report_ids in members.items()}
     assert len(threads) > 1
+
+
+@pytest.fixture
+def racy_first_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Threads that meet a new client's first errors at once, as in a new container's first batch.
+    botocore builds a client's error classes on first use without a lock; frequent thread switches
+    and a slightly slower build (as on a busy CPU) make two threads build two classes often."""
+    build = botocore.errorfactory.ClientExceptionsFactory._create_client_exceptions
+
+    def slow_build(self: Any, model: Any) -> Any:
+        built = build(self, model)
+        threading.Event().wait(0.002)
+        return built
+
+    monkeypatch.setattr(
+        botocore.errorfactory.ClientExceptionsFactory, "_create_client_exceptions", slow_build
+    )
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_writes_refused_at_once_in_a_new_containers_threads_are_told_apart(
+    dynamodb: Any, racy_first_errors: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Buckets at their cap and reports already claimed: every concurrent write is refused by its
+    # condition. Telling that by the error's class let one thread's refusal escape another's except
+    # clause and fail the batch (14 of 60 fresh clients in a review).
+    monkeypatch.setattr(dynamodb_adapters, "_FINGERPRINTS_PER_BUCKET", 1)
+    buckets = {(f"thm-{n}", T0): [f"new-{n}"] for n in range(8)}
+    ThemeActivityCounter(dynamodb, "activity").add({bucket: ["old"] for bucket in buckets})
+    claimed = [PendingRecord(RECORD | {"report_id": f"r-{n}"}, "{}", T0) for n in range(8)]
+    ReportStore(dynamodb, "reports").claim_pending(claimed)
+
+    for _ in range(20):
+        fresh = boto3.session.Session(region_name="us-east-1").resource("dynamodb")  # a new container
+        assert ThemeActivityCounter(fresh, "activity").add(buckets)[("thm-0", T0)] >= 2
+        fresh = boto3.session.Session(region_name="us-east-1").resource("dynamodb")
+        assert ReportStore(fresh, "reports").claim_pending(claimed) == {f"r-{n}" for n in range(8)}
 
 
 def test_past_its_fingerprint_cap_a_bucket_still_counts_reports(

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 #: Attributes only a pending item has.
 _PENDING_ONLY = frozenset({"signal_state", "signal_pending_since", "signal_body", "pending_record"})
@@ -27,6 +28,14 @@ _BATCH_GET_LIMIT = 100
 #: Pending records claimed at once (one conditional PutItem each; the client keeps 10 connections).
 _CONCURRENT_CLAIMS = 8
 _UNPROCESSED_RETRIES = 8
+
+
+def _condition_failed(error: ClientError) -> bool:
+    """A write refused by its condition, told by the error's code, not its class: botocore builds a
+    client's error classes on first use without a lock, so threads that meet their first errors at
+    once (a new container's first batch of conditional writes) can each build and raise a class of
+    their own, which another thread's `except client.exceptions.X` does not catch."""
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 class SignalState(StrEnum):
@@ -169,7 +178,9 @@ class ReportStore:
                 Item=_pending_item(item),
                 ConditionExpression="attribute_not_exists(report_id)",
             )
-        except client.exceptions.ConditionalCheckFailedException:
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
             return False
         return True
 
@@ -373,7 +384,9 @@ class ThemeActivityCounter:
                 },
                 ReturnValues="ALL_NEW",
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
             response = self._client.update_item(
                 TableName=self._table_name,
                 Key=key,
