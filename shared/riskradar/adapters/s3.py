@@ -36,6 +36,7 @@ import json
 import re
 import uuid
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -645,6 +646,16 @@ def clustering_state_from_npz(raw: bytes) -> ClusteringState:
                 micro_groups=data["micro_groups"].astype(np.int64),
                 cohesion=float(data["cohesion"]),
             )
-    # Not an .npz, or one without these arrays (a bad shape or NaN is ClusteringState's ValueError).
-    except (KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+    # Not an .npz, or one without these arrays (a bad shape or NaN is ClusteringState's ValueError);
+    # a damaged zip can also fail as an unsupported zip version or a bad compressed stream, and an
+    # array where a number belongs (another writer's layout) as a TypeError.
+    except (
+        KeyError,
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        NotImplementedError,
+        TypeError,
+        zlib.error,
+    ) as error:
         raise ValueError(f"not a clustering state object: {error}") from error
