@@ -11,9 +11,8 @@ which triage uses online (`riskradar.themes.assign_to_themes`). The pipeline:
    (for a large node, the norm of their mean vector) is at least `cohesion` (0.78). A single
    micro-cluster is tested too, at `micro_cluster_cohesion` (0.70): k-means puts every report
    somewhere, and a micro-cluster of unrelated one-off reports is no theme (its reports go on to
-   step 4). The number of themes
-   follows from the data: no k is given, and as cohesion is a property of a theme, not of the
-   window, a random half of a window yields about the same themes;
+   step 4). The number of themes follows from the data: no k is given, and as cohesion is a
+   property of a theme, not of the window, a random half of a window yields about the same themes;
 4. in the full space: members below `threshold_floor` of their centroid leave their cluster,
    clusters under the minimum size are dissolved, and the reports so freed join the nearest theme
    if they pass its threshold (the rule triage applies) or are left out (label -1: the novelty

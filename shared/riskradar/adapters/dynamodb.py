@@ -14,10 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
 
 #: Attributes only a pending item has.
 _PENDING_ONLY = frozenset({"signal_state", "signal_pending_since", "signal_body", "pending_record"})
@@ -25,9 +28,20 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 #: BatchGetItem's limit per request.
 _BATCH_GET_LIMIT = 100
-#: Pending records claimed at once (one conditional PutItem each; the client keeps 10 connections).
-_CONCURRENT_CLAIMS = 8
+#: Calls of one batch made at once (pending-record claims, subject and theme-hour counters): each is
+#: a round trip of its own, and a batch of 100 reports needs dozens; the low-level client is
+#: thread-safe and keeps 10 connections.
+_CONCURRENT_CALLS = 8
 _UNPROCESSED_RETRIES = 8
+
+
+def _each_concurrently(call: Callable[[_Item], _Result], items: Iterable[_Item]) -> list[_Result]:
+    """`call` on every item, up to _CONCURRENT_CALLS at a time; the results in the items' order."""
+    items = list(items)
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(_CONCURRENT_CALLS, len(items))) as pool:
+        return list(pool.map(call, items))
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -164,10 +178,7 @@ class ReportStore:
         keep their exact Decimal value), beside the signal: it is written in full, as attributes,
         once the signal is sent. Storing ~20 attributes, some nested, twice per report was the
         largest cost of a triage batch after the embedding (benchmarks/triage_throughput.py)."""
-        if not pending:
-            return set()
-        with ThreadPoolExecutor(max_workers=min(_CONCURRENT_CLAIMS, len(pending))) as pool:
-            claimed = list(pool.map(self._claim, pending))
+        claimed = _each_concurrently(self._claim, pending)
         return {item.report_id for item, won in zip(pending, claimed, strict=True) if not won}
 
     def _claim(self, item: PendingRecord) -> bool:
@@ -231,11 +242,6 @@ MAX_REPORTERS_KEPT = 1_000
 _PRUNE_PER_CALL = 400
 #: Prefix of the attribute that holds one reporter's latest report time (`r_<reporter pseudonym>`).
 _REPORTER_ATTRIBUTE = "r_"
-#: Subjects recorded at once: each is a round trip of its own, and a batch of 100 reports can name
-#: 100 subjects; the low-level client is thread-safe and keeps this many connections.
-_CONCURRENT_SUBJECTS = 8
-#: Theme-hours counted at once, for the same reason.
-_CONCURRENT_BUCKETS = 8
 
 
 class SubjectReporterCounter:
@@ -273,11 +279,10 @@ class SubjectReporterCounter:
         # The item lives a window past now whatever the reports' own times: a backdated report (a
         # redrive, a late filing) must not expire the subject's recent reporters with it.
         now = int(self._clock().timestamp())
-        with ThreadPoolExecutor(max_workers=min(_CONCURRENT_SUBJECTS, len(latest))) as pool:
-            counted = pool.map(
-                lambda item: self._record_and_count(item[0], item[1], window_s, now), latest.items()
-            )
-            return dict(zip(latest, counted, strict=True))
+        counted = _each_concurrently(
+            lambda item: self._record_and_count(item[0], item[1], window_s, now), latest.items()
+        )
+        return dict(zip(latest, counted, strict=True))
 
     def _record_and_count(
         self, subject_hash: str, reporters: Mapping[str, int], window_s: int, now: int
@@ -359,11 +364,8 @@ class ThemeActivityCounter:
 
     def add(self, members: Mapping[tuple[str, datetime], Sequence[str]]) -> dict[tuple[str, datetime], int]:
         """Count the report ids of `members`, keyed by (theme id, hour start); return each bucket's total."""
-        if not members:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(_CONCURRENT_BUCKETS, len(members))) as pool:
-            totals = pool.map(lambda bucket: self._add(*bucket), members.items())
-            return dict(zip(members, totals, strict=True))
+        totals = _each_concurrently(lambda bucket: self._add(*bucket), members.items())
+        return dict(zip(members, totals, strict=True))
 
     def _add(self, bucket: tuple[str, datetime], report_ids: Sequence[str]) -> int:
         theme_id, hour = bucket

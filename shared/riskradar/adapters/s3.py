@@ -326,13 +326,14 @@ class ThemeSnapshotStore:
         """Every report id the current snapshot's run clustered: its themes' members and the reports
         it left out (empty before the first snapshot). A snapshot published before left-out ids were
         kept gives its members only."""
-        members = self.current_members()
-        seen = {report_id for reports in members.values() for report_id in reports}
+        self.current()
         raw = self._current_object(self._members_key)
-        if raw is not None:
-            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
-                if "left_out_ids" in data.files:
-                    seen.update(str(report_id) for report_id in data["left_out_ids"])
+        if raw is None:
+            return set()
+        with np.load(io.BytesIO(raw), allow_pickle=False) as data:
+            seen = {str(report_id) for report_id in data["report_ids"]}
+            if "left_out_ids" in data.files:
+                seen.update(str(report_id) for report_id in data["left_out_ids"])
         return seen
 
     def current_document(self, name: str) -> bytes | None:
@@ -360,11 +361,8 @@ class ThemeSnapshotStore:
         """
         self.current()
         key = self._clustering_state_key
-        if not key:
-            return None
-        try:
-            raw = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-        except self._s3.exceptions.NoSuchKey:
+        raw = self._current_object(key or None)
+        if raw is None:
             return None
         try:
             return clustering_state_from_npz(raw)
