@@ -12,6 +12,8 @@ from typing import Any
 import boto3
 import botocore.errorfactory
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from riskradar.adapters import dynamodb as dynamodb_adapters
@@ -204,6 +206,79 @@ def test_a_report_with_a_record_cannot_be_claimed_again_and_the_others_of_its_ba
     assert set(store.pending([f"r-{i}" for i in range(30)])) == {f"r-{i}" for i in range(30)}
     store.put_many([RECORD | {"signal_state": "sent", "signal_message_id": "m-1"}])
     assert store.claim_pending([second]) == {"r-pending"}  # a sent record is no less taken
+
+
+def test_a_batch_is_claimed_in_transactions_of_at_most_100_puts(dynamodb: Any) -> None:
+    calls: list[int] = []
+
+    def count_actions(params: dict[str, Any], **_: Any) -> None:
+        calls.append(len(params["TransactItems"]))
+
+    events = dynamodb.meta.client.meta.events
+    events.register("provide-client-params.dynamodb.TransactWriteItems", count_actions)
+    store = ReportStore(dynamodb, "reports")
+    store.claim_pending([PendingRecord(RECORD | {"report_id": "r-7"}, "{}", T0)])
+    calls.clear()
+    batch = [PendingRecord(RECORD | {"report_id": f"r-{n}"}, "{}", T0) for n in range(150)]
+
+    assert store.claim_pending(batch) == {"r-7"}
+
+    events.unregister("provide-client-params.dynamodb.TransactWriteItems", count_actions)
+    # r-7 cancels the first transaction of 100; it goes again without it, then the last 50.
+    assert calls == [100, 99, 50]
+    assert set(store.pending([f"r-{n}" for n in range(150)])) == {f"r-{n}" for n in range(150)}
+
+
+def cancelled(*codes: str) -> dict[str, Any]:
+    """A TransactionCanceledException as DynamoDB answers it, one reason per action."""
+    return {
+        "service_error_code": "TransactionCanceledException",
+        "service_message": "Transaction cancelled",
+        "http_status_code": 400,
+        "modeled_fields": {"CancellationReasons": [{"Code": code} for code in codes]},
+    }
+
+
+def test_a_report_claimed_in_another_transaction_is_tried_again_then_left_to_a_retry(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto never reports a TransactionConflict: DynamoDB's answers are stubbed here.
+    monkeypatch.setattr(dynamodb_adapters.time, "sleep", lambda _: None)
+    store = ReportStore(dynamodb, "reports")
+    batch = [PendingRecord(RECORD | {"report_id": f"r-{n}"}, "{}", T0) for n in range(3)]
+    with Stubber(dynamodb.meta.client) as stub:
+        stub.add_client_error("transact_write_items", **cancelled("None", "TransactionConflict", "None"))
+        stub.add_response("transact_write_items", {})
+        assert store.claim_pending(batch) == set()  # the conflict was over on the second try
+        stub.assert_no_pending_responses()
+
+        stub.add_client_error(
+            "transact_write_items", **cancelled("TransactionConflict", "ConditionalCheckFailed", "None")
+        )
+        for _ in range(3):
+            stub.add_client_error("transact_write_items", **cancelled("TransactionConflict", "None"))
+        stub.add_response("transact_write_items", {})
+        assert store.claim_pending(batch) == {"r-0", "r-1"}  # r-1 is held; r-0 still contended
+        stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        cancelled("None", "ThrottlingError", "None"),
+        cancelled("None", "None", "None"),
+        cancelled("ConditionalCheckFailed"),  # not a reason for every action
+        {"service_error_code": "ProvisionedThroughputExceededException", "http_status_code": 400},
+    ],
+)
+def test_a_claim_dynamodb_refused_for_another_reason_fails_the_batch(
+    dynamodb: Any, answer: dict[str, Any]
+) -> None:
+    batch = [PendingRecord(RECORD | {"report_id": f"r-{n}"}, "{}", T0) for n in range(3)]
+    with Stubber(dynamodb.meta.client) as stub:
+        stub.add_client_error("transact_write_items", **answer)
+        with pytest.raises(ClientError):
+            ReportStore(dynamodb, "reports").claim_pending(batch)
 
 
 def test_a_record_written_pending_in_full_by_an_earlier_version_is_still_resent(dynamodb: Any) -> None:

@@ -1,7 +1,7 @@
 """DynamoDB adapters used by triage: the report store and the two sliding-window counters.
 
-Every method works on a whole batch (BatchGetItem / BatchWriteItem, one update per distinct key),
-because per-report round trips would cost more than embedding the batch.
+Every method works on a whole batch (BatchGetItem, BatchWriteItem, TransactWriteItems, one update per
+distinct key), because per-report round trips would cost more than embedding the batch.
 """
 
 from __future__ import annotations
@@ -28,11 +28,19 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 #: BatchGetItem's limit per request.
 _BATCH_GET_LIMIT = 100
-#: Calls of one batch made at once (pending-record claims, subject and theme-hour counters): each is
+#: Calls of one batch made at once (subject and theme-hour counters): each is
 #: a round trip of its own, and a batch of 100 reports needs dozens; the low-level client is
 #: thread-safe and keeps 10 connections.
 _CONCURRENT_CALLS = 8
 _UNPROCESSED_RETRIES = 8
+#: TransactWriteItems' limit on actions per request.
+_TRANSACTION_LIMIT = 100
+#: Times a transaction goes again for actions DynamoDB found in another transaction.
+_CONFLICT_RETRIES = 3
+#: A cancelled transaction's reasons: the action's condition was not met / the item was in another
+#: transaction.
+_REFUSED = "ConditionalCheckFailed"
+_CONFLICT = "TransactionConflict"
 
 
 def _each_concurrently(call: Callable[[_Item], _Result], items: Iterable[_Item]) -> list[_Result]:
@@ -42,6 +50,20 @@ def _each_concurrently(call: Callable[[_Item], _Result], items: Iterable[_Item])
         return []
     with ThreadPoolExecutor(max_workers=min(_CONCURRENT_CALLS, len(items))) as pool:
         return list(pool.map(call, items))
+
+
+def _cancellation_reasons(error: ClientError, actions: int) -> list[str | None]:
+    """The code of each action of a cancelled transaction (None: it would have succeeded); the
+    error itself, re-raised, if it is not a cancellation that names a reason for every action."""
+    response = error.response
+    reasons = response.get("CancellationReasons") or []
+    if response.get("Error", {}).get("Code") != "TransactionCanceledException" or len(reasons) != actions:
+        raise error
+    codes = [None if reason.get("Code") in (None, "None") else str(reason["Code"]) for reason in reasons]
+    # Throttling, a validation error, a capacity limit: not a question of who owns the report.
+    if any(code not in (None, _REFUSED, _CONFLICT) for code in codes) or not any(codes):
+        raise error
+    return codes
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -170,30 +192,60 @@ class ReportStore:
 
         Two invocations can triage one report at once (a standard queue's duplicate delivery in
         another batch) and reach different priorities: both signals would go out, to two queues
-        that cannot deduplicate each other. The conditional put makes one of them the owner. One
-        PutItem per report, several at a time: BatchWriteItem takes no condition, and a transaction
-        costs twice the write units (and moto copies every table it touches for each one).
+        that cannot deduplicate each other. The conditional put makes one of them the owner.
+        BatchWriteItem takes no condition, so a batch's puts go in one transaction (up to 100
+        actions): one request instead of a PutItem per report, which was most of a batch's AWS calls
+        and, on AWS, a dozen round trips one after another even 8 at a time. A transaction costs
+        twice the write units of plain puts (see "Cost" in the README). It is all or nothing, so a
+        report already claimed cancels it; DynamoDB says which actions were refused, and the
+        transaction goes again without them.
 
         The record goes in as one string attribute, `pending_record` (DynamoDB JSON, so numbers
         keep their exact Decimal value), beside the signal: it is written in full, as attributes,
         once the signal is sent. Storing ~20 attributes, some nested, twice per report was the
         largest cost of a triage batch after the embedding (benchmarks/triage_throughput.py)."""
-        claimed = _each_concurrently(self._claim, pending)
-        return {item.report_id for item, won in zip(pending, claimed, strict=True) if not won}
+        taken: set[str] = set()
+        for start in range(0, len(pending), _TRANSACTION_LIMIT):
+            taken |= self._claim_in_one_transaction(pending[start : start + _TRANSACTION_LIMIT])
+        return taken
 
-    def _claim(self, item: PendingRecord) -> bool:
+    def _claim_in_one_transaction(self, pending: Sequence[PendingRecord]) -> set[str]:
+        """Claim the records in one transaction, tried again without those DynamoDB refused (their
+        report has a record) and, after _CONFLICT_RETRIES, without those it still found in another
+        transaction (another invocation is claiming that report now). Returns the refused ones."""
         client = self._dynamodb.meta.client  # converts plain values to DynamoDB's types itself
-        try:
-            client.put_item(
-                TableName=self._table.name,
-                Item=_pending_item(item),
-                ConditionExpression="attribute_not_exists(report_id)",
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-            return False
-        return True
+        # One record per report: a transaction may not name an item twice.
+        remaining = list({item.report_id: item for item in pending}.values())
+        taken: set[str] = set()
+        conflicts = 0
+        while remaining:
+            try:
+                client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self._table.name,
+                                "Item": _pending_item(item),
+                                "ConditionExpression": "attribute_not_exists(report_id)",
+                            }
+                        }
+                        for item in remaining
+                    ]
+                )
+                return taken
+            except ClientError as error:
+                reasons = _cancellation_reasons(error, len(remaining))
+            codes = dict(zip((item.report_id for item in remaining), reasons, strict=True))
+            taken |= {report_id for report_id, code in codes.items() if code == _REFUSED}
+            in_conflict = {report_id for report_id, code in codes.items() if code == _CONFLICT}
+            if in_conflict and conflicts == _CONFLICT_RETRIES:
+                taken |= in_conflict  # still being claimed elsewhere: theirs, or ours on a retry
+            elif in_conflict:
+                time.sleep(0.05 * 2**conflicts)
+                conflicts += 1
+            # Each pass drops a refused action or counts a conflict: the loop ends.
+            remaining = [item for item in remaining if item.report_id not in taken]
+        return taken
 
     def pending(self, report_ids: Iterable[str]) -> dict[str, PendingRecord]:
         """The pending records of these reports (those whose signal is still pending)."""
