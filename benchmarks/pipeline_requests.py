@@ -77,10 +77,10 @@ class CallLog:
         calls, units = self.calls[self.current], self.units[self.current]
         calls[operation] += 1
         if service == "dynamodb":
+            # A transactional write costs two units per KB, a plain one one.
+            per_kb = 2 if name == "TransactWriteItems" else 1
             for item in _written_items(name, params):
-                units[f"{operation}:write_units"] += max(
-                    1, math.ceil(len(json.dumps(item, default=str)) / 1024)
-                )
+                units[f"{operation}:write_units"] += per_kb * max(1, math.ceil(_size(item) / 1024))
             # Reads: one unit per item read (strongly consistent, items under 4 KB); a Query or Scan
             # counts one, a lower bound.
             keys = 0
@@ -116,6 +116,13 @@ class CallLog:
         return wrapper
 
 
+def _size(item: Any) -> int:
+    """An item's size, about as DynamoDB counts it: its JSON, a binary value by its bytes."""
+    return len(
+        json.dumps(item, default=lambda value: "x" * len(value) if isinstance(value, bytes) else str(value))
+    )
+
+
 def _written_items(operation: str, params: dict[str, Any]) -> list[Any]:
     if operation == "PutItem":
         return [params.get("Item", {})]
@@ -130,7 +137,13 @@ def _written_items(operation: str, params: dict[str, Any]) -> list[Any]:
             for request in requests_
         ]
     if operation == "TransactWriteItems":
-        return [next(iter(item.values())) for item in params.get("TransactItems", [])]
+        # Every action, condition checks too (an upper bound: each is billed as a write here).
+        return [
+            request.get("Item")
+            or {**request.get("Key", {}), "update": request.get("ExpressionAttributeValues", {})}
+            for item in params.get("TransactItems", [])
+            for request in item.values()
+        ]
     return []
 
 

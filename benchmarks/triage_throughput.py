@@ -3,7 +3,8 @@
 Both are measured in one run, on the same machine state, because timings on small shared VMs
 drift by tens of percent between runs; only the ratio of two measurements taken together means
 something. Inputs: the first N Banking77 training queries, prepared as intake would (redacted,
-pseudonymised), so both sides embed exactly the same texts.
+pseudonymised), so both sides embed exactly the same texts; each names one of 400 sellers, drawn as
+the replay draws subjects (`--subjects 0`: none, as this benchmark ran before 2026-11-29).
 
 (a) raw: `SentenceEmbedder.encode` on chunks of --batch-size texts, with the triage function's own
     embedder (same backend, same forward batch), measured before and after (b); their mean is used.
@@ -28,6 +29,7 @@ import json
 import os
 import platform
 import pstats
+import random
 import resource
 import statistics
 import sys
@@ -44,7 +46,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from riskradar.embedding import SentenceEmbedder, resolve_model_path
 from riskradar.intake.preparation import prepare_for_queue
 from riskradar.local.defaults import LOCAL_ID_HASH_KEY, PROJECT_ROOT, TEMPLATE
-from riskradar.models import QueuedReport, Reporter, ReporterRole, ReportIn
+from riskradar.models import QueuedReport, Reporter, ReporterRole, ReportIn, Subject, SubjectType
 from riskradar.pseudonymize import IdHasher
 
 if TYPE_CHECKING:
@@ -58,6 +60,8 @@ REPORTS_TABLE = "ReportsTable"
 BUSINESSES = ("shop", "live", "payments", "ads")
 ROLES = (ReporterRole.USER, ReporterRole.SELLER, ReporterRole.CREATOR)
 GOAL = 0.85
+#: Sellers the reports name, as many as the replay's (riskradar.replay.ReplayPlan.subjects).
+SUBJECTS = 400
 #: Above this share of the CPU taken by other processes, a run is flagged as skewed.
 NOISY = 0.10
 
@@ -135,16 +139,28 @@ def banking77_texts(count: int) -> list[str]:
     return texts[:count]
 
 
-def queued_reports(texts: Sequence[str]) -> list[QueuedReport]:
-    """The messages intake would have enqueued for these texts (spread over businesses and roles)."""
+def queued_reports(texts: Sequence[str], *, subjects: int = SUBJECTS) -> list[QueuedReport]:
+    """The messages intake would have enqueued for these texts (spread over businesses and roles).
+
+    Each report names a seller, drawn as the replay draws subjects (`riskradar.replay`: a few draw
+    many reports): triage counts each subject's distinct reporters, one DynamoDB update per subject
+    of a batch, and a benchmark without subjects leaves out most of triage's AWS calls.
+    `subjects=0`: no report names a subject (how this benchmark ran before 2026-11-29).
+    """
     hasher = IdHasher(LOCAL_ID_HASH_KEY.encode())
     received = datetime.now(UTC)
+    draw = random.Random(0)
     reports = []
     for index, text in enumerate(texts):
         report = ReportIn(
             report_id=f"bench-{index:06d}",
             business=BUSINESSES[index % len(BUSINESSES)],
             reporter=Reporter(id=f"reporter-{index % 997}", role=ROLES[index % len(ROLES)]),
+            subject=(
+                Subject(type=SubjectType.SELLER, id=f"seller-{int(subjects * draw.random() ** 2)}")
+                if subjects
+                else None
+            ),
             text=text,
             created_at=received - timedelta(seconds=len(texts) - index),
         )
@@ -320,13 +336,19 @@ def main() -> None:
         "--compare-torch", action="store_true", help="also measure raw encoding with the torch backend"
     )
     parser.add_argument("--raw-only", action="store_true", help="measure (a) only, without the local stack")
+    parser.add_argument(
+        "--subjects",
+        type=int,
+        default=SUBJECTS,
+        help=f"sellers the reports name, drawn as the replay draws them (default {SUBJECTS}); 0: none",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args()
 
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     texts_in = banking77_texts(args.reports)
-    reports = queued_reports(texts_in)
+    reports = queued_reports(texts_in, subjects=args.subjects)
     texts = [report.text for report in reports]  # what triage embeds: the redacted text
     with_triage = not args.raw_only and triage_function_present()
     if not args.raw_only and not with_triage:
@@ -338,7 +360,12 @@ def main() -> None:
             f"{TRIAGE_FUNCTION}: the comparison would not be like for like (edit the template to try it)"
         )
 
-    results: dict[str, Any] = {"machine": info, "reports": len(reports), "batch_size": batch_size}
+    results: dict[str, Any] = {
+        "machine": info,
+        "reports": len(reports),
+        "batch_size": batch_size,
+        "subjects": args.subjects,
+    }
     raws: list[RawResult] = []
     torch_raw: RawResult | None = None
     triage: TriageResult | None = None
@@ -455,7 +482,8 @@ def main() -> None:
             f"onnxruntime {info['onnxruntime']}",
         )
     )
-    print(f"\n{len(reports):,} Banking77 texts, {batch_size} per batch\n")
+    named = f"naming {args.subjects} sellers" if args.subjects else "naming no subject"
+    print(f"\n{len(reports):,} Banking77 texts, {batch_size} per batch, {named}\n")
     print("| measure | value |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")

@@ -10,11 +10,11 @@ send, a timeout cuts it off between two calls, the record write is throttled. A 
 neither send a second signal nor lose the first. The record is written twice, around the send:
 
 1. the record, **pending**: everything triage decided (theme, score, reasons) and the signal
-   itself (`signal_body`), with `signal_pending_since` = now — before any signal leaves (compactly:
-   the record as one string, `ReportStore.claim_pending`), and only where the report has no record
-   yet: of two invocations triaging one report at once (a standard queue may deliver a message
-   twice, into two batches), one owns it and the other retries it later, so two different scores
-   can never become two signals on two queues;
+   itself, with `signal_pending_since` = now — before any signal leaves (compactly: record and
+   signal compressed in one attribute; the batch in one transaction, `ReportStore.claim_pending`),
+   and only where the report has no record yet: of two invocations triaging one report at once (a
+   standard queue may deliver a message twice, into two batches), one owns it and the other retries
+   it later, so two different scores can never become two signals on two queues;
 2. the signals, to FIFO signal queues, each with MessageDeduplicationId = its report id
    (MessageGroupId too: signals need no order, so no report waits behind another);
 3. the record again, **sent**, with the signal's message id (the signal body dropped).
