@@ -1,11 +1,14 @@
-"""moto's request dispatch as the local stack patches it (riskradar.local.moto_server): the backend
-for a host is looked up once, not on every request, and requests still reach the right service."""
+"""moto's server as the local stack runs it (riskradar.local.moto_server): the backend for a host is
+looked up once, not on every request, requests still reach the right service, and connections are
+kept alive."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Iterator
 
 import pytest
+import urllib3.connection
 from moto import backends
 
 from riskradar.local.moto_server import MotoServer, fake_session
@@ -50,3 +53,31 @@ def test_each_host_is_resolved_once_and_each_service_still_answers(
     assert s3.list_objects_v2(Bucket="dispatch")["KeyCount"] == 20
     # 44 requests to two hosts (unpatched moto lists its modules on every request).
     assert listed <= 2
+
+
+def test_connections_are_kept_alive_and_a_stopped_server_lets_go_of_its_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # werkzeug's development server (moto's own) closed every connection after one response, and
+    # each call paid for a new connection and a new server thread.
+    opened = 0
+    connect = urllib3.connection.HTTPConnection.connect
+
+    def counting_connect(self: urllib3.connection.HTTPConnection) -> None:
+        nonlocal opened
+        opened += 1
+        connect(self)
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "connect", counting_connect)
+    server = MotoServer()
+    sqs = fake_session("us-east-1").client("sqs", endpoint_url=server.endpoint_url)
+    queue_url = sqs.create_queue(QueueName="kept-alive")["QueueUrl"]
+    for n in range(30):
+        sqs.send_message(QueueUrl=queue_url, MessageBody=str(n))
+    assert opened == 1
+
+    server.stop()
+
+    assert not server._thread.is_alive()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", int(server.endpoint_url.rsplit(":", 1)[1])), timeout=2)
