@@ -5,7 +5,7 @@ kept alive."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import pytest
 import urllib3.connection
@@ -14,16 +14,8 @@ from moto import backends
 from riskradar.local.moto_server import MotoServer, fake_session
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    running = MotoServer()
-    yield running
-    running.reset()
-    running.stop()
-
-
 def test_each_host_is_resolved_once_and_each_service_still_answers(
-    server: MotoServer, monkeypatch: pytest.MonkeyPatch
+    moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     listed = 0
     list_modules = backends.list_of_moto_modules
@@ -36,8 +28,8 @@ def test_each_host_is_resolved_once_and_each_service_still_answers(
     # The moto server answers in this process: its lookups are counted here.
     monkeypatch.setattr(backends, "list_of_moto_modules", counting_list)
     session = fake_session("eu-west-3")  # a region no other test in this process has used
-    sqs = session.client("sqs", endpoint_url=server.endpoint_url)
-    s3 = session.client("s3", endpoint_url=server.endpoint_url)
+    sqs = session.client("sqs", endpoint_url=moto_server.endpoint_url)
+    s3 = session.client("s3", endpoint_url=moto_server.endpoint_url)
     queue_url = sqs.create_queue(QueueName="dispatch")["QueueUrl"]
     s3.create_bucket(Bucket="dispatch", CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
     for n in range(20):

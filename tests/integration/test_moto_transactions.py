@@ -17,17 +17,9 @@ from riskradar.local.moto_server import MotoServer, fake_session
 Transaction = list[dict[str, Any]]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    running = MotoServer()
-    yield running
-    running.reset()
-    running.stop()
-
-
 @pytest.fixture
-def client(server: MotoServer) -> Iterator[Any]:
-    dynamodb = fake_session("us-east-1").client("dynamodb", endpoint_url=server.endpoint_url)
+def client(moto_server: MotoServer) -> Iterator[Any]:
+    dynamodb = fake_session("us-east-1").client("dynamodb", endpoint_url=moto_server.endpoint_url)
     dynamodb.create_table(
         TableName="plain",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
