@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
+from typing import Any
 
 import pytest
 import urllib3.connection
@@ -73,3 +74,29 @@ def test_connections_are_kept_alive_and_a_stopped_server_lets_go_of_its_port(
     assert not server._thread.is_alive()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", int(server.endpoint_url.rsplit(":", 1)[1])), timeout=2)
+
+
+def test_stopping_while_the_loop_is_already_waking_up_neither_raises_nor_leaks_threads() -> None:
+    # A worker finishing a response pulls the server's wake-up trigger too. When the loop wakes for
+    # that pull, it runs stop()'s thunk, queued just before stop() writes its own byte to the pipe:
+    # a thunk that closes the pipe made that write fail (EBADF, about 1 stop in 250 here), stop()
+    # raised, and the workers were never shut down. Forced here: stop()'s byte comes after the loop
+    # has run its thunk.
+    server = MotoServer()
+    fake_session("us-east-1").client("sqs", endpoint_url=server.endpoint_url).list_queues()
+    trigger: Any = server._server.trigger  # typed an int by waitress's stubs
+    pull = trigger._physical_pull
+
+    def earlier_wake_up_then_stops_own() -> None:
+        pull()  # the worker's wake-up: the loop runs the queued thunk
+        server._thread.join(timeout=5)
+        pull()  # stop()'s own
+
+    trigger._physical_pull = earlier_wake_up_then_stops_own
+
+    server.stop()
+
+    assert not server._thread.is_alive()
+    assert not [thread for thread in server._server.task_dispatcher.threads]
+    with pytest.raises(OSError, match="Bad file descriptor"):  # the pipe is closed once stopped
+        pull()

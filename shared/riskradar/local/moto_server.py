@@ -14,6 +14,8 @@ from typing import Any
 
 import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer, create_server
 
 from riskradar.observability import keep_sdk_wire_logs_quiet
@@ -436,10 +438,22 @@ class MotoServer:
         wake_up.pull_trigger(self._close_every_socket)
         self._thread.join(timeout=10)
         self._server.task_dispatcher.shutdown()
+        # The wake-up pipe is closed last, once no thread writes to it: the loop may run the thunk
+        # above on another thread's wake-up, before pull_trigger writes its own byte, and workers
+        # finishing a response pull it too. Closed earlier, those writes failed (EBADF, and stop()
+        # raised with the workers still running) or went to whatever reused the descriptor.
+        wake_up.close()
 
     def _close_every_socket(self) -> None:
+        trigger: Any = self._server.trigger  # typed an int by waitress's stubs
         for dispatcher in list(self._sockets.values()):
-            dispatcher.close()
+            if dispatcher is trigger:
+                dispatcher.del_channel()  # no longer watched, so the loop ends; closed by stop()
+            elif isinstance(dispatcher, HTTPChannel):
+                # Also wakes a worker waiting for the connection's output to drain (close() would not).
+                dispatcher.handle_close()
+            else:  # the listening socket; waitress's own close() would close the trigger too
+                wasyncore.dispatcher.close(dispatcher)
 
 
 #: Requests answered at once. moto's backends take few locks, as under its own server, which
