@@ -457,3 +457,13 @@ def test_each_subject_costs_one_update_whether_it_is_new_or_not(dynamodb: Any) -
     again = counter.record_and_count([SubjectReport("seller-3", "r-x", at(1))], window=WEEK)
     assert again == {"seller-3": 2}
     assert calls == ["UpdateItem"]
+
+
+def test_a_report_named_twice_more_than_100_records_apart_is_still_ours(dynamodb: Any) -> None:
+    store = ReportStore(dynamodb, "reports")
+    batch = [PendingRecord(RECORD | {"report_id": f"r-{n}"}, "{}", T0) for n in range(150)]
+    again = PendingRecord(RECORD | {"report_id": "r-5", "score": 58}, "{}", T0)
+
+    assert store.claim_pending([*batch, again]) == set()  # no other invocation holds r-5
+
+    assert store.pending(["r-5"])["r-5"].record["score"] == 58

@@ -229,9 +229,12 @@ class ReportStore:
         the record is written in full, as attributes, once the signal is sent. Storing ~20
         attributes, some nested, twice per report was the largest cost of a triage batch after the
         embedding (benchmarks/triage_throughput.py)."""
+        # One record per report (the last given): a report named twice, in two transactions, would
+        # be claimed by the first and found taken by the second, as if another invocation held it.
+        unique = list({item.report_id: item for item in pending}.values())
         taken: set[str] = set()
-        for start in range(0, len(pending), _TRANSACTION_LIMIT):
-            taken |= self._claim_in_one_transaction(pending[start : start + _TRANSACTION_LIMIT])
+        for start in range(0, len(unique), _TRANSACTION_LIMIT):
+            taken |= self._claim_in_one_transaction(unique[start : start + _TRANSACTION_LIMIT])
         return taken
 
     def _claim_in_one_transaction(self, pending: Sequence[PendingRecord]) -> set[str]:
