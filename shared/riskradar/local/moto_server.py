@@ -394,7 +394,11 @@ class MotoServer:
     after every response: each AWS call opened a TCP connection and the server started a thread to
     answer it. That was 1.4 of the 3.7 ms of the process's CPU a DynamoDB PutItem cost here, and
     triage makes ~100 calls a batch. waitress keeps connections alive and answers from a pool of
-    threads; the application, and so every answer, is moto's (`moto server` serves the same one).
+    threads; the application is moto's (`moto server` serves the same one). What differs (found by
+    a review): waitress drops request headers whose names hold an underscore (moto's server kept
+    them, for S3 metadata keys; nothing here sends one) and capitalises response header names
+    (botocore reads them case-insensitively); and its _SERVER_THREADS threads are all taken by as
+    many long polls (ReceiveMessage with WaitTimeSeconds; the local stack's pollers never wait).
 
     moto's backends are process-global: every moto server in a process serves the same state.
     """
