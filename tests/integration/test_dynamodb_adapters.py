@@ -308,7 +308,7 @@ def test_a_report_claimed_in_another_transaction_is_tried_again_then_left_to_a_r
     dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # moto never reports a TransactionConflict: DynamoDB's answers are stubbed here.
-    monkeypatch.setattr(dynamodb_adapters.time, "sleep", lambda _: None)
+    monkeypatch.setattr("riskradar.adapters.dynamodb.time.sleep", lambda _: None)
     store = ReportStore(dynamodb, "reports")
     batch = [PendingRecord(RECORD | {"report_id": f"r-{n}"}, "{}", T0) for n in range(3)]
     with Stubber(dynamodb.meta.client) as stub:
