@@ -469,8 +469,9 @@ _IDLE_CONNECTION_S = 60
 
 
 def quiet_library_logs() -> None:
-    """werkzeug logs every request, waitress every queue of requests waiting for a thread, moto warns
-    about every resource it cannot create and samtranslator about metrics it never publishes offline."""
+    """waitress logs every queue of requests waiting for a thread (werkzeug, moto's own server, logged
+    every request), moto warns about every resource it cannot create and samtranslator about metrics
+    it never publishes offline."""
     for name in ("werkzeug", "waitress", "moto", "samtranslator"):
         logging.getLogger(name).setLevel(logging.ERROR)
     # moto's CloudFormation warns about every resource it skipped each time it reads the stack
