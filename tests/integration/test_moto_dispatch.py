@@ -5,11 +5,14 @@ kept alive."""
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import urllib3.connection
+from botocore.config import Config
 from moto import backends
 
 from riskradar.local.moto_server import MotoServer, fake_session
@@ -100,3 +103,25 @@ def test_stopping_while_the_loop_is_already_waking_up_neither_raises_nor_leaks_t
     assert not [thread for thread in server._server.task_dispatcher.threads]
     with pytest.raises(OSError, match="Bad file descriptor"):  # the pipe is closed once stopped
         pull()
+
+
+def test_a_call_is_answered_while_queues_are_long_polled(moto_server: MotoServer) -> None:
+    # A long poll holds a server thread for its whole wait: 20 of them must not stall other calls.
+    session = fake_session("us-east-1")
+    sqs = session.client("sqs", endpoint_url=moto_server.endpoint_url, config=Config(max_pool_connections=30))
+    queue_url = sqs.create_queue(QueueName="long-polled")["QueueUrl"]
+    finished: dict[str, float] = {}
+
+    def long_poll(n: int) -> None:
+        sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=3)
+        finished[f"poll-{n}"] = time.monotonic()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        polls = [pool.submit(long_poll, n) for n in range(20)]
+        time.sleep(0.5)  # every poll is waiting on the server now
+        sqs.list_queues()
+        finished["list"] = time.monotonic()
+        for poll in polls:
+            poll.result()
+
+    assert finished["list"] < min(at for name, at in finished.items() if name.startswith("poll-"))

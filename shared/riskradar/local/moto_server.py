@@ -461,8 +461,11 @@ class MotoServer:
 
 
 #: Requests answered at once. moto's backends take few locks, as under its own server, which
-#: answered every connection on a thread of its own.
-_SERVER_THREADS = 16
+#: answered every connection on a thread of its own. Above what the local stack needs (its pollers
+#: never wait on a queue), so that a client of `make serve` long-polling a few queues (ReceiveMessage
+#: with WaitTimeSeconds holds a thread for its wait) does not stall every other call; an idle
+#: thread costs nothing.
+_SERVER_THREADS = 64
 #: Open connections: every SDK client keeps up to 10, and a test run builds many clients.
 _SERVER_CONNECTIONS = 2000
 _IDLE_CONNECTION_S = 60
