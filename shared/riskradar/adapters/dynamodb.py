@@ -33,9 +33,9 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 #: BatchGetItem's limit per request.
 _BATCH_GET_LIMIT = 100
-#: Calls of one batch made at once (subject and theme-hour counters): each is
-#: a round trip of its own, and a batch of 100 reports needs dozens; the low-level client is
-#: thread-safe and keeps 10 connections.
+#: Calls of one batch made at once (subject and theme-hour counters): each is a round trip of its
+#: own, and a batch of 100 reports needs dozens; the low-level client is thread-safe and keeps 10
+#: connections.
 _CONCURRENT_CALLS = 8
 _UNPROCESSED_RETRIES = 8
 #: TransactWriteItems' limit on actions per request.
@@ -242,28 +242,27 @@ class ReportStore:
         report has a record) and, after _CONFLICT_RETRIES, without those it still found in another
         transaction (another invocation is claiming that report now). Returns the refused ones."""
         client = self._dynamodb.meta.client  # converts plain values to DynamoDB's types itself
-        # One record per report: a transaction may not name an item twice.
-        remaining = list({item.report_id: item for item in pending}.values())
+        # Built once (each is serialised and compressed), whatever passes the transaction needs.
+        # The caller gives one record per report: a transaction may not name an item twice.
+        remaining = {
+            item.report_id: {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": _pending_item(item),
+                    "ConditionExpression": "attribute_not_exists(report_id)",
+                }
+            }
+            for item in pending
+        }
         taken: set[str] = set()
         conflicts = 0
         while remaining:
             try:
-                client.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self._table.name,
-                                "Item": _pending_item(item),
-                                "ConditionExpression": "attribute_not_exists(report_id)",
-                            }
-                        }
-                        for item in remaining
-                    ]
-                )
+                client.transact_write_items(TransactItems=list(remaining.values()))
                 return taken
             except ClientError as error:
                 reasons = _cancellation_reasons(error, len(remaining))
-            codes = dict(zip((item.report_id for item in remaining), reasons, strict=True))
+            codes = dict(zip(remaining, reasons, strict=True))
             taken |= {report_id for report_id, code in codes.items() if code == _REFUSED}
             in_conflict = {report_id for report_id, code in codes.items() if code == _CONFLICT}
             if in_conflict and conflicts == _CONFLICT_RETRIES:
@@ -272,7 +271,7 @@ class ReportStore:
                 time.sleep(0.05 * 2**conflicts)
                 conflicts += 1
             # Each pass drops a refused action or counts a conflict: the loop ends.
-            remaining = [item for item in remaining if item.report_id not in taken]
+            remaining = {report_id: put for report_id, put in remaining.items() if report_id not in taken}
         return taken
 
     def pending(self, report_ids: Iterable[str]) -> dict[str, PendingRecord]:
