@@ -48,6 +48,7 @@ from riskradar.intake.preparation import prepare_for_queue
 from riskradar.local.defaults import LOCAL_ID_HASH_KEY, PROJECT_ROOT, TEMPLATE
 from riskradar.models import QueuedReport, Reporter, ReporterRole, ReportIn, Subject, SubjectType
 from riskradar.pseudonymize import IdHasher
+from riskradar.replay import draw_subject_rank
 
 if TYPE_CHECKING:
     from riskradar.local import LocalStack
@@ -157,7 +158,7 @@ def queued_reports(texts: Sequence[str], *, subjects: int = SUBJECTS) -> list[Qu
             business=BUSINESSES[index % len(BUSINESSES)],
             reporter=Reporter(id=f"reporter-{index % 997}", role=ROLES[index % len(ROLES)]),
             subject=(
-                Subject(type=SubjectType.SELLER, id=f"seller-{int(subjects * draw.random() ** 2)}")
+                Subject(type=SubjectType.SELLER, id=f"seller-{draw_subject_rank(draw, subjects)}")
                 if subjects
                 else None
             ),

@@ -350,9 +350,7 @@ def synthesize_reports(rows: Sequence[SourceRow], plan: ReplayPlan) -> list[dict
             "created_at": created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         }
         if rng.random() < SUBJECT_SHARE:
-            # A few subjects draw many reports (as bad actors do): low ranks are picked far more
-            # often than high ones (rank 0 about 1 time in 20 with the default pool of 400).
-            subject_rank = int(plan.subjects * rng.random() ** 2)
+            subject_rank = draw_subject_rank(rng, plan.subjects)
             subject_type = rng.choice(SUBJECT_TYPES_BY_BUSINESS.get(business, ("user",)))
             report["subject"] = {"type": subject_type, "id": f"{subject_type}-{subject_rank}"}
         if row.label:
@@ -364,6 +362,12 @@ def synthesize_reports(rows: Sequence[SourceRow], plan: ReplayPlan) -> list[dict
         if not prevented:
             reports.append(report)
     return reports
+
+
+def draw_subject_rank(rng: random.Random, subjects: int) -> int:
+    """Which of `subjects` subjects a report names: a few draw many reports (as bad actors do), low
+    ranks far more often than high ones (rank 0 about 1 time in 20 with a pool of 400)."""
+    return int(subjects * rng.random() ** 2)
 
 
 def shift_to_end(rows: Sequence[SourceRow], end: datetime) -> list[SourceRow]:
