@@ -31,8 +31,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,6 +81,12 @@ _PROBE_TEXTS: Final = (
     "ok",
 )
 _PROBE_TOLERANCE: Final = 1e-4
+# A cached graph is named after its model files' path and times, so every new venv or model copy
+# exports another 90 MB graph; graphs of the cache folder no load has used for this long are deleted
+# when a new one is exported. A week keeps the graphs of every environment in use; deleting one only
+# costs an export (~20 s) the next time its environment loads.
+_CACHED_GRAPH_IDLE_SECONDS: Final = 7 * 24 * 3600
+_CACHED_GRAPH_NAME: Final = re.compile(r"[0-9a-f]{24}\.onnx|\.[0-9a-f]{24}\.onnx\.\d+\.\d+\.tmp")
 
 
 class EmbeddingModelError(RuntimeError):
@@ -116,7 +124,8 @@ class SentenceEmbedder:
     `encode` hands the whole sequence to one model call; `batch_size` is the forward-pass batch
     inside it. `onnx_file` is where the ONNX graph is kept (backend "onnx"): a file there is used,
     a missing one is exported there from the model folder first; by default a file named after the
-    model files' fingerprint in EMBEDDING_ONNX_CACHE_DIR, or else in <temp dir>/riskradar-onnx.
+    model files' fingerprint in EMBEDDING_ONNX_CACHE_DIR, or else in <temp dir>/riskradar-onnx, where
+    an export deletes the graphs no load has used for a week.
     Every load checks the graph against the torch model on a few texts.
     """
 
@@ -248,6 +257,10 @@ class SentenceEmbedder:
         path = self.onnx_file
         if not path.is_file():
             _export_onnx(model, path)
+            if self._onnx_file is None:
+                _delete_idle_cached_graphs(path.parent, keep=path)
+        elif self._onnx_file is None:
+            os.utime(path)  # marks it in use, see _delete_idle_cached_graphs
         onnxruntime = _import_onnxruntime()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings are about graph fusions
@@ -350,6 +363,23 @@ def _export_onnx(model: Any, destination: Path) -> None:
     except Exception as error:
         partial.unlink(missing_ok=True)
         raise EmbeddingModelError(f"exporting the embedding model to ONNX failed: {error}") from error
+
+
+def _delete_idle_cached_graphs(folder: Path, *, keep: Path) -> None:
+    """Deletes the cached graphs (and leftovers of failed exports) in `folder` idle for a week.
+
+    Only files named as this module names them; another process's failure to delete (or a file
+    deleted meanwhile) is not an error: the cache is an optimisation.
+    """
+    idle_since = time.time() - _CACHED_GRAPH_IDLE_SECONDS
+    for file in folder.iterdir():
+        if file == keep or not _CACHED_GRAPH_NAME.fullmatch(file.name):
+            continue
+        try:
+            if file.stat().st_mtime < idle_since:
+                file.unlink()
+        except OSError:
+            continue
 
 
 def _import_onnxruntime() -> Any:

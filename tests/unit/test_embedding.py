@@ -6,7 +6,9 @@ backends are held to the same contract, and to the vectors of a plain `SentenceT
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +236,37 @@ def test_an_onnx_graph_that_is_not_this_model_is_refused(model_path: Path, tmp_p
     onnx.save(model, str(onnx_file))
     with pytest.raises(EmbeddingModelError, match="does not match"):
         SentenceEmbedder(model_path, onnx_file=onnx_file).load()
+
+
+@pytest.mark.slow
+def test_an_export_to_the_cache_deletes_the_graphs_idle_for_a_week_and_nothing_else(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each new environment exports a 90 MB graph under a new name: left alone they fill the disk.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv(ONNX_CACHE_ENV_VAR, str(cache))
+    day = 24 * 3600
+    idle = cache / f"{'a' * 24}.onnx"
+    failed_export = cache / f".{'b' * 24}.onnx.123.456.tmp"
+    used_yesterday = cache / f"{'c' * 24}.onnx"
+    not_ours = cache / "notes.onnx"
+    for file in (idle, failed_export, used_yesterday, not_ours):
+        file.write_bytes(b"graph")
+    now = time.time()
+    for file in (idle, failed_export, not_ours):
+        os.utime(file, (now - 8 * day, now - 8 * day))
+    os.utime(used_yesterday, (now - day, now - day))
+
+    embedder = SentenceEmbedder(model_path)
+    embedder.load()
+
+    assert embedder.onnx_file.parent == cache
+    assert sorted(file.name for file in cache.iterdir()) == sorted(
+        [embedder.onnx_file.name, used_yesterday.name, not_ours.name]
+    )
+
+    # A later load of the cached graph marks it in use, so other environments' exports keep it.
+    os.utime(embedder.onnx_file, (now - 8 * day, now - 8 * day))
+    SentenceEmbedder(model_path).load()
+    assert embedder.onnx_file.stat().st_mtime > now - 60
