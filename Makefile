@@ -26,6 +26,8 @@ export TRANSFORMERS_OFFLINE := 1
 
 $(VENV)/.installed: requirements.txt shared/requirements.txt functions/strategist/requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
+	@# The venv takes ~2.4 GB (torch alone ~1 GB) and pip unpacks wheels in the temp folder first.
+	@$(PYTHON) tools/check_disk.py --need-mb 4000 --what "the venv (.venv)" .
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch first, pinned: an unpinned torch would pull GBs of CUDA wheels. These machines' pip finds
