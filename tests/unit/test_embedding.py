@@ -270,3 +270,63 @@ def test_an_export_to_the_cache_deletes_the_graphs_idle_for_a_week_and_nothing_e
     os.utime(embedder.onnx_file, (now - 8 * day, now - 8 * day))
     SentenceEmbedder(model_path).load()
     assert embedder.onnx_file.stat().st_mtime > now - 60
+
+
+def _tiny_model(folder: Path, source: Path, *, token_type_ids: bool) -> Path:
+    """A 32-d sentence-transformers folder with random weights and the real model's tokenizer:
+    BERT (whose tokenizer gives token_type_ids) or DistilBERT (whose does not, as RoBERTa's)."""
+    import json
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel
+
+    folder.mkdir()
+    for name in ("tokenizer.json", "vocab.txt", "special_tokens_map.json", "modules.json"):
+        shutil.copy(source / name, folder / name)
+    shutil.copy(source / "sentence_bert_config.json", folder / "sentence_bert_config.json")
+    tokenizer_config = json.loads((source / "tokenizer_config.json").read_text())
+    if not token_type_ids:
+        tokenizer_config["model_input_names"] = ["input_ids", "attention_mask"]
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    torch.manual_seed(0)
+    if token_type_ids:
+        BertModel(
+            BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+        ).save_pretrained(folder)
+    else:
+        DistilBertModel(DistilBertConfig(dim=32, hidden_dim=64, n_layers=2, n_heads=2)).save_pretrained(
+            folder
+        )
+    pooling = json.loads((source / "1_Pooling" / "config.json").read_text())
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling | {"word_embedding_dimension": 32}))
+    return folder
+
+
+@pytest.mark.slow
+def test_a_model_whose_tokenizer_gives_no_token_type_ids_runs_on_onnx_as_on_torch(
+    model_path: Path, tmp_path: Path
+) -> None:
+    folder = _tiny_model(tmp_path / "distilbert", model_path, token_type_ids=False)
+    onnx_file = tmp_path / "distilbert.onnx"
+    onnx = SentenceEmbedder(folder, dimension=32, onnx_file=onnx_file).encode(TEXTS)
+    torch_vectors = SentenceEmbedder(folder, dimension=32, backend="torch").encode(TEXTS)
+    np.testing.assert_allclose(onnx, torch_vectors, atol=1e-4)
+
+    import onnx as onnx_format
+
+    graph = onnx_format.load(str(onnx_file)).graph
+    assert [graph_input.name for graph_input in graph.input] == ["input_ids", "attention_mask"]
+
+
+@pytest.mark.slow
+def test_a_graph_taking_an_input_the_tokenizer_does_not_give_is_refused_clearly(
+    model_path: Path, tmp_path: Path
+) -> None:
+    bert = _tiny_model(tmp_path / "bert", model_path, token_type_ids=True)
+    graph = tmp_path / "bert.onnx"
+    SentenceEmbedder(bert, dimension=32, onnx_file=graph).load()
+    distilbert = _tiny_model(tmp_path / "distilbert", model_path, token_type_ids=False)
+    with pytest.raises(EmbeddingModelError, match="takes token_type_ids, which the model's tokenizer"):
+        SentenceEmbedder(distilbert, dimension=32, onnx_file=graph).load()
