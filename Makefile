@@ -26,7 +26,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 $(VENV)/.installed: requirements.txt shared/requirements.txt functions/strategist/requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
-	@# The venv takes ~2.4 GB (torch alone ~1 GB) and pip unpacks wheels in the temp folder first.
+	@# The venv takes ~2.4 GB (torch alone ~1 GB); pip downloads and builds in the temp folder.
 	@$(PYTHON) tools/check_disk.py --need-mb 4000 --what "the venv (.venv)" .
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip

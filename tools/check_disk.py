@@ -3,7 +3,7 @@ pip failing halfway through torch with "No space left on device".
 
     python3 tools/check_disk.py --need-mb 4000 --what "the venv" .
 
-Each folder given, and the temporary folder (pip unpacks wheels there before it copies them into
+Each folder given, and the temporary folder (where pip downloads and builds before it installs into
 the venv), must have `--need-mb` free; folders on one filesystem are checked once.
 
 Exit status: 0 when there is room, 1 when a folder lacks it (the message says how much is free).

@@ -86,7 +86,7 @@ _PROBE_TOLERANCE: Final = 1e-4
 # A cached graph is named after its model files' path and times, so every new venv or model copy
 # exports another 90 MB graph; graphs of the cache folder no load has used for this long are deleted
 # when a new one is exported. A week keeps the graphs of every environment in use; deleting one only
-# costs an export (~20 s) the next time its environment loads.
+# costs an export (seconds) the next time its environment loads.
 _CACHED_GRAPH_IDLE_SECONDS: Final = 7 * 24 * 3600
 _CACHED_GRAPH_NAME: Final = re.compile(r"[0-9a-f]{24}\.onnx|\.[0-9a-f]{24}\.onnx\.\d+\.\d+\.tmp")
 
