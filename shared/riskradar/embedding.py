@@ -28,6 +28,7 @@ are sorted by length first): on Banking77, texts/s by batch size 4/8/12/16/24/32
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -262,7 +263,7 @@ class SentenceEmbedder:
             if self._onnx_file is None:
                 _delete_idle_cached_graphs(path.parent, keep=path)
         elif self._onnx_file is None:
-            os.utime(path)  # marks it in use, see _delete_idle_cached_graphs
+            _mark_in_use(path)
         onnxruntime = _import_onnxruntime()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings are about graph fusions
@@ -375,6 +376,13 @@ def _export_onnx(model: Any, destination: Path) -> None:
     except Exception as error:
         partial.unlink(missing_ok=True)
         raise EmbeddingModelError(f"exporting the embedding model to ONNX failed: {error}") from error
+
+
+def _mark_in_use(graph: Path) -> None:
+    """Touches a cached graph so that other environments' exports keep it (see below). A cache
+    folder baked into a read-only container image cannot be touched, and needs not be."""
+    with contextlib.suppress(OSError):
+        os.utime(graph)
 
 
 def _delete_idle_cached_graphs(folder: Path, *, keep: Path) -> None:

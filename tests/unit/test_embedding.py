@@ -6,6 +6,7 @@ backends are held to the same contract, and to the vectors of a plain `SentenceT
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -330,3 +331,20 @@ def test_a_graph_taking_an_input_the_tokenizer_does_not_give_is_refused_clearly(
     distilbert = _tiny_model(tmp_path / "distilbert", model_path, token_type_ids=False)
     with pytest.raises(EmbeddingModelError, match="takes token_type_ids, which the model's tokenizer"):
         SentenceEmbedder(distilbert, dimension=32, onnx_file=graph).load()
+
+
+@pytest.mark.slow
+def test_a_cached_graph_on_a_read_only_file_system_still_loads(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # EMBEDDING_ONNX_CACHE_DIR may point into a container image, read-only on Lambda: the graph
+    # cannot be marked in use there, and the load must not fail for it.
+    monkeypatch.setenv(ONNX_CACHE_ENV_VAR, str(tmp_path / "image"))
+    SentenceEmbedder(model_path).load()  # the image build's export
+
+    def read_only(path: object, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(os, "utime", read_only)
+    embedder = SentenceEmbedder(model_path)
+    assert embedder.encode(["my card was stolen"]).shape == (1, MINILM_DIMENSION)
