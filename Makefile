@@ -26,8 +26,9 @@ export TRANSFORMERS_OFFLINE := 1
 
 $(VENV)/.installed: requirements.txt shared/requirements.txt functions/strategist/requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "riskradar needs Python >= 3.11"'
-	@# The venv takes ~2.4 GB (torch alone ~1 GB); pip downloads and builds in the temp folder.
-	@$(PYTHON) tools/check_disk.py --need-mb 4000 --what "the venv (.venv)" .
+	@# A new venv takes ~2.4 GB (torch alone ~1 GB); pip downloads and builds in the temp folder.
+	@# An existing one (a pin changed) grows by little: it is not held to that.
+	@test -x $(PY) || $(PYTHON) tools/check_disk.py --need-mb 4000 --what "the venv (.venv)" .
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	# torch first, pinned: an unpinned torch would pull GBs of CUDA wheels. These machines' pip finds

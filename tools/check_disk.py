@@ -34,7 +34,7 @@ def shortfalls(folders: Sequence[Path], need_mb: int) -> list[str]:
         seen_devices.add(device)
         free_mb = shutil.disk_usage(folder).free // _MB
         if free_mb < need_mb:
-            messages.append(f"{folder}: {free_mb:,} MB free, {need_mb:,} MB needed")
+            messages.append(f"{folder.resolve()}: {free_mb:,} MB free, {need_mb:,} MB needed")
     return messages
 
 
@@ -44,10 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--need-mb", type=int, required=True, help="free megabytes each must have")
     parser.add_argument("--what", default="this step", help="what needs the room, for the message")
     args = parser.parse_args(argv)
-    missing = [folder for folder in args.folders if not folder.is_dir()]
-    if missing:
-        parser.error(f"not a folder: {', '.join(map(str, missing))}")
-    messages = shortfalls([*args.folders, Path(tempfile.gettempdir())], args.need_mb)
+    try:
+        missing = [folder for folder in args.folders if not folder.is_dir()]
+        if missing:
+            parser.error(f"not a folder: {', '.join(map(str, missing))}")
+        messages = shortfalls([*args.folders, Path(tempfile.gettempdir())], args.need_mb)
+    except OSError as error:
+        parser.error(f"cannot read the free space: {error}")
     for message in messages:
         print(f"not enough disk for {args.what}: {message}", file=sys.stderr)
     return 1 if messages else 0

@@ -89,7 +89,7 @@ _PROBE_TOLERANCE: Final = 1e-4
 # when a new one is exported. A week keeps the graphs of every environment in use; deleting one only
 # costs an export (seconds) the next time its environment loads.
 _CACHED_GRAPH_IDLE_SECONDS: Final = 7 * 24 * 3600
-_CACHED_GRAPH_NAME: Final = re.compile(r"[0-9a-f]{24}\.onnx|\.[0-9a-f]{24}\.onnx\.\d+\.\d+\.tmp")
+_CACHED_GRAPH_NAME: Final = re.compile(r"[0-9a-f]{24}\.onnx|\.[0-9a-f]{24}\.onnx\.[0-9]+\.[0-9]+\.tmp")
 
 
 class EmbeddingModelError(RuntimeError):
@@ -264,11 +264,18 @@ class SentenceEmbedder:
                 _delete_idle_cached_graphs(path.parent, keep=path)
         elif self._onnx_file is None:
             _mark_in_use(path)
+        try:
+            # Read once, whole: a graph deleted after this (by another environment's export, had it
+            # been idle a week) no longer matters to this process.
+            graph = path.read_bytes()
+        except FileNotFoundError:  # deleted between the check above and here
+            _export_onnx(model, path)
+            graph = path.read_bytes()
         onnxruntime = _import_onnxruntime()
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings are about graph fusions
         try:
-            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own, untyped exception classes
             raise EmbeddingModelError(
                 f"cannot load the ONNX graph {path}: {error}; delete it to export it again"
@@ -392,7 +399,11 @@ def _delete_idle_cached_graphs(folder: Path, *, keep: Path) -> None:
     deleted meanwhile) is not an error: the cache is an optimisation.
     """
     idle_since = time.time() - _CACHED_GRAPH_IDLE_SECONDS
-    for file in folder.iterdir():
+    try:
+        files = list(folder.iterdir())
+    except OSError:  # e.g. a folder this process may write to but not list
+        return
+    for file in files:
         if file == keep or not _CACHED_GRAPH_NAME.fullmatch(file.name):
             continue
         try:

@@ -348,3 +348,32 @@ def test_a_cached_graph_on_a_read_only_file_system_still_loads(
     monkeypatch.setattr(os, "utime", read_only)
     embedder = SentenceEmbedder(model_path)
     assert embedder.encode(["my card was stolen"]).shape == (1, MINILM_DIMENSION)
+
+
+@pytest.mark.slow
+def test_a_cached_graph_deleted_just_before_it_is_read_is_exported_again(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another environment's export deletes graphs idle for a week; one may go between this load's
+    # check that the graph exists and its reading of it.
+    monkeypatch.setenv(ONNX_CACHE_ENV_VAR, str(tmp_path / "cache"))
+    SentenceEmbedder(model_path).load()
+    graph = SentenceEmbedder(model_path).onnx_file
+
+    def deleted_meanwhile(path: object, *args: object, **kwargs: object) -> None:
+        os.unlink(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "utime", deleted_meanwhile)  # the mark-in-use step, between the two
+    embedder = SentenceEmbedder(model_path)
+    assert embedder.encode(["my card was stolen"]).shape == (1, MINILM_DIMENSION)
+    assert graph.is_file()
+
+
+@pytest.mark.slow
+def test_a_graph_given_by_path_never_prunes_its_folder(model_path: Path, tmp_path: Path) -> None:
+    idle = tmp_path / f"{'d' * 24}.onnx"
+    idle.write_bytes(b"graph")
+    week_ago = time.time() - 8 * 24 * 3600
+    os.utime(idle, (week_ago, week_ago))
+    SentenceEmbedder(model_path, onnx_file=tmp_path / f"{'e' * 24}.onnx").load()
+    assert idle.is_file()
