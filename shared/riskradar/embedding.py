@@ -89,7 +89,12 @@ _PROBE_TOLERANCE: Final = 1e-4
 # when a new one is exported. A week keeps the graphs of every environment in use; deleting one only
 # costs an export (seconds) the next time its environment loads.
 _CACHED_GRAPH_IDLE_SECONDS: Final = 7 * 24 * 3600
-_CACHED_GRAPH_NAME: Final = re.compile(r"[0-9a-f]{24}\.onnx|\.[0-9a-f]{24}\.onnx\.[0-9]+\.[0-9]+\.tmp")
+#: Hex digits of a model fingerprint, the name of its cached graph.
+_FINGERPRINT_LENGTH: Final = 24
+#: A cached graph, or what a failed export of one left (`_export_onnx` names its partial files).
+_CACHED_GRAPH_NAME: Final = re.compile(
+    rf"[0-9a-f]{{{_FINGERPRINT_LENGTH}}}\.onnx|\.[0-9a-f]{{{_FINGERPRINT_LENGTH}}}\.onnx\.[0-9]+\.[0-9]+\.tmp"
+)
 
 
 class EmbeddingModelError(RuntimeError):
@@ -280,6 +285,13 @@ class SentenceEmbedder:
             raise EmbeddingModelError(
                 f"cannot load the ONNX graph {path}: {error}; delete it to export it again"
             ) from error
+        given = model.preprocess(list(_PROBE_TEXTS))
+        missing = [graph_input.name for graph_input in session.get_inputs() if graph_input.name not in given]
+        if missing:
+            raise EmbeddingModelError(
+                f"the ONNX graph {path} takes {', '.join(missing)}, which the model's tokenizer does not "
+                "give; delete it to export it again"
+            )
         expected = model.encode(list(_PROBE_TEXTS), normalize_embeddings=True, show_progress_bar=False)
         got = _encode_onnx(model, session, _PROBE_TEXTS, DEFAULT_BATCH_SIZE)
         difference = float(np.max(np.abs(np.asarray(expected, dtype=np.float32) - got)))
@@ -300,16 +312,11 @@ def _encode_onnx(model: Any, session: Any, texts: Sequence[str], batch_size: int
 
     order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
     vectors = np.empty((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    # The graph takes what the tokenizer gives (checked at load).
     graph_inputs = [graph_input.name for graph_input in session.get_inputs()]
     for start in range(0, len(order), batch_size):
         indices = order[start : start + batch_size]
         features = model.preprocess([texts[index] for index in indices])
-        missing = [name for name in graph_inputs if name not in features]
-        if missing:
-            raise EmbeddingModelError(
-                f"the ONNX graph takes {', '.join(missing)}, which the model's tokenizer does not give; "
-                "delete the graph to export it again"
-            )
         feeds = {name: features[name].numpy() for name in graph_inputs}
         (token_embeddings,) = session.run(["last_hidden_state"], feeds)
         mask = feeds["attention_mask"][:, :, None].astype(np.float32)
@@ -436,4 +443,4 @@ def _model_fingerprint(model_path: Path) -> str:
         if file.is_file():
             stat = file.stat()
             digest.update(f"{file.name} {stat.st_size} {stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:24]
+    return digest.hexdigest()[:_FINGERPRINT_LENGTH]
